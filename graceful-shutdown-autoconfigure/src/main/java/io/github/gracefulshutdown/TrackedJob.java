@@ -1,0 +1,58 @@
+package io.github.gracefulshutdown;
+
+/**
+ * One unit of work that shutdown waits for, begun with {@link JobRegistry#begin(String)}.
+ * Closing it is the {@code Done()} of Go's {@code sync.WaitGroup}:
+ * <pre>{@code
+ * try (TrackedJob job = registry.begin("import")) {
+ *     for (int i = 0; i < rows.size(); i++) {
+ *         importRow(rows.get(i));
+ *         job.progress(i + 1, rows.size());
+ *     }
+ * }
+ * }</pre>
+ * {@link #close()} may be called from any thread, any number of times; only the first
+ * call counts. Progress is for people: it shows in the status endpoint and the
+ * shutdown progress log.
+ */
+public interface TrackedJob extends AutoCloseable {
+
+	/**
+	 * Returns the name given at {@link JobRegistry#begin(String)}.
+	 * @return the name, not necessarily unique
+	 */
+	String name();
+
+	/**
+	 * Returns where the job came from.
+	 * @return the kind
+	 */
+	JobKind kind();
+
+	/**
+	 * Reports progress as counts.
+	 * @param done units done so far
+	 * @param total units in all
+	 */
+	void progress(long done, long total);
+
+	/**
+	 * Reports progress as free text, such as {@code "page 7 of the export"}.
+	 * @param message the message
+	 */
+	void progress(String message);
+
+	/**
+	 * Ends the job as failed. A {@link JobKind#BACKGROUND} job then stays listed as
+	 * {@link JobState#FAILED}. Like {@link #close()}, only the first end counts.
+	 * @param cause why it failed
+	 */
+	void fail(Throwable cause);
+
+	/**
+	 * Ends the job. Idempotent, thread-safe, and never throws.
+	 */
+	@Override
+	void close();
+
+}

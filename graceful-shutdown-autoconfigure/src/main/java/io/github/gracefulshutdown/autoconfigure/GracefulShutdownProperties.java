@@ -1,0 +1,141 @@
+package io.github.gracefulshutdown.autoconfigure;
+
+import java.time.Duration;
+
+import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.DefaultValue;
+import org.springframework.boot.context.properties.source.InvalidConfigurationPropertyValueException;
+
+/**
+ * Configuration properties for graceful shutdown. The deadline itself is Spring Boot's
+ * {@code spring.lifecycle.timeout-per-shutdown-phase}: here it is one budget for the whole
+ * shutdown, not one per phase.
+ */
+@ConfigurationProperties(GracefulShutdownProperties.PREFIX)
+public final class GracefulShutdownProperties {
+
+	static final String PREFIX = "graceful-shutdown";
+
+	/**
+	 * Whether to enable graceful shutdown. When false, nothing of this starter is
+	 * configured and Spring Boot behaves as it does without it.
+	 */
+	private final boolean enabled;
+
+	/**
+	 * How long to keep serving after readiness becomes REFUSING_TRAFFIC, before draining
+	 * starts, so that load balancers stop routing to this instance. Not part of the
+	 * deadline.
+	 */
+	private final Duration drainDelay;
+
+	/**
+	 * Whether to interrupt the threads of jobs still running at the deadline.
+	 */
+	private final boolean interruptStragglers;
+
+	/**
+	 * How often to log what is still in flight while draining.
+	 */
+	private final Duration progressLogInterval;
+
+	/**
+	 * Backoff before a failed @Background job with onFailure = RESTART runs again.
+	 */
+	private final RestartBackoff restartBackoff;
+
+	/**
+	 * Creates the properties, rejecting values that make no sense.
+	 * @param enabled whether to enable graceful shutdown
+	 * @param drainDelay how long to keep serving before draining
+	 * @param interruptStragglers whether to interrupt stragglers at the deadline
+	 * @param progressLogInterval how often to log progress while draining
+	 * @param restartBackoff backoff before restarting a failed job
+	 */
+	public GracefulShutdownProperties(@DefaultValue("true") boolean enabled, @DefaultValue("0s") Duration drainDelay,
+			@DefaultValue("true") boolean interruptStragglers, @DefaultValue("1s") Duration progressLogInterval,
+			@DefaultValue RestartBackoff restartBackoff) {
+		this.enabled = enabled;
+		this.drainDelay = requireNotNegative("drain-delay", drainDelay);
+		this.interruptStragglers = interruptStragglers;
+		this.progressLogInterval = requirePositive("progress-log-interval", progressLogInterval);
+		this.restartBackoff = restartBackoff;
+	}
+
+	public boolean isEnabled() {
+		return this.enabled;
+	}
+
+	public Duration getDrainDelay() {
+		return this.drainDelay;
+	}
+
+	public boolean isInterruptStragglers() {
+		return this.interruptStragglers;
+	}
+
+	public Duration getProgressLogInterval() {
+		return this.progressLogInterval;
+	}
+
+	public RestartBackoff getRestartBackoff() {
+		return this.restartBackoff;
+	}
+
+	/**
+	 * Capped exponential backoff for restarting failed background jobs.
+	 */
+	public static final class RestartBackoff {
+
+		/**
+		 * Delay before the first restart; it doubles with each consecutive failure.
+		 */
+		private final Duration initial;
+
+		/**
+		 * Longest delay between restarts. A run that lasts longer than this resets the
+		 * backoff.
+		 */
+		private final Duration max;
+
+		/**
+		 * Creates the backoff settings.
+		 * @param initial delay before the first restart
+		 * @param max longest delay between restarts
+		 */
+		public RestartBackoff(@DefaultValue("1s") Duration initial, @DefaultValue("1m") Duration max) {
+			this.initial = requirePositive("restart-backoff.initial", initial);
+			this.max = requirePositive("restart-backoff.max", max);
+			if (max.compareTo(initial) < 0) {
+				throw new InvalidConfigurationPropertyValueException(PREFIX + ".restart-backoff.max", max,
+						"must not be shorter than " + PREFIX + ".restart-backoff.initial (" + initial + ")");
+			}
+		}
+
+		public Duration getInitial() {
+			return this.initial;
+		}
+
+		public Duration getMax() {
+			return this.max;
+		}
+
+	}
+
+	static Duration requirePositive(String property, Duration value) {
+		if (value.isNegative() || value.isZero()) {
+			throw new InvalidConfigurationPropertyValueException(PREFIX + "." + property, value,
+					"must be longer than zero");
+		}
+		return value;
+	}
+
+	static Duration requireNotNegative(String property, Duration value) {
+		if (value.isNegative()) {
+			throw new InvalidConfigurationPropertyValueException(PREFIX + "." + property, value,
+					"must not be negative");
+		}
+		return value;
+	}
+
+}

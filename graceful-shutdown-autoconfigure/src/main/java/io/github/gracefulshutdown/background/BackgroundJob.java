@@ -1,0 +1,181 @@
+package io.github.gracefulshutdown.background;
+
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
+import java.time.Duration;
+import java.util.function.IntConsumer;
+
+import io.github.gracefulshutdown.FailurePolicy;
+import io.github.gracefulshutdown.JobKind;
+import io.github.gracefulshutdown.JobRegistry;
+import io.github.gracefulshutdown.ShutdownInProgressException;
+import io.github.gracefulshutdown.ShutdownToken;
+import io.github.gracefulshutdown.TrackedJob;
+import org.apache.commons.logging.Log;
+import org.apache.commons.logging.LogFactory;
+
+import org.springframework.util.ReflectionUtils;
+
+/**
+ * One {@code @Background} method and the loop that runs it on its own thread: invoke,
+ * and on failure apply the policy, until the method returns or shutdown begins. The job
+ * is tracked in the registry for the whole life of its thread, backoffs included.
+ */
+final class BackgroundJob implements Runnable {
+
+	private static final Log logger = LogFactory.getLog(BackgroundJob.class);
+
+	private final String name;
+
+	private final Object bean;
+
+	private final Method method;
+
+	private final FailurePolicy policy;
+
+	private final ShutdownToken token;
+
+	private final Backoff backoff;
+
+	private final IntConsumer shutdown;
+
+	private final TrackedJob job;
+
+	/**
+	 * Creates the job and begins tracking it, so that it is listed and awaited from the
+	 * moment it is scheduled to start.
+	 * @param shutdown closes the application with the given exit status, for
+	 * {@link FailurePolicy#SHUTDOWN}
+	 */
+	BackgroundJob(String name, Object bean, Method method, FailurePolicy policy, ShutdownToken token,
+			JobRegistry registry, Backoff backoff, IntConsumer shutdown) {
+		this.name = name;
+		this.bean = bean;
+		this.method = method;
+		this.policy = policy;
+		this.token = token;
+		this.backoff = backoff;
+		this.shutdown = shutdown;
+		ReflectionUtils.makeAccessible(method);
+		this.job = registry.begin(name, JobKind.BACKGROUND);
+	}
+
+	String name() {
+		return this.name;
+	}
+
+	@Override
+	public void run() {
+		int failures = 0;
+		Throwable lastFailure = null;
+		try {
+			while (!this.token.isShutdownRequested()) {
+				long startNanos = System.nanoTime();
+				try {
+					invoke();
+					if (!this.token.isShutdownRequested()) {
+						logger.info("Background job '" + this.name + "' returned before shutdown; it will not be restarted");
+					}
+					return;
+				}
+				catch (Throwable ex) {
+					if (this.token.isShutdownRequested() && isStopSignal(ex)) {
+						return;
+					}
+					if (ex instanceof VirtualMachineError error) {
+						throw error;
+					}
+					// A run that outlived the longest backoff was healthy: start counting afresh.
+					failures = (System.nanoTime() - startNanos > this.backoff.max().toNanos()) ? 1 : failures + 1;
+					Outcome outcome = handleFailure(ex, failures);
+					if (outcome != Outcome.RESTART) {
+						lastFailure = (outcome == Outcome.FAILED) ? ex : null;
+						return;
+					}
+				}
+			}
+		}
+		finally {
+			if (lastFailure != null) {
+				this.job.fail(lastFailure);
+			}
+			else {
+				this.job.close();
+			}
+		}
+	}
+
+	/**
+	 * Applies the policy to a failure.
+	 * @return what becomes of the job
+	 */
+	private Outcome handleFailure(Throwable ex, int failures) {
+		switch (this.policy) {
+			case RESTART -> {
+				if (this.token.isShutdownRequested()) {
+					logger.error("Background job '" + this.name + "' failed during shutdown; not restarting it", ex);
+					return Outcome.FAILED;
+				}
+				Duration delay = this.backoff.delay(failures);
+				logger.error("Background job '" + this.name + "' failed (failure " + failures + "); restarting in "
+						+ delay.toMillis() + " ms", ex);
+				this.job.progress("restarting in " + delay.toMillis() + " ms after failure " + failures + ": " + ex);
+				// Sleeping on the token: shutdown during the backoff ends the job at once.
+				if (!this.token.sleep(delay)) {
+					this.job.progress("stopped during the restart backoff");
+					return Outcome.STOPPED;
+				}
+				this.job.progress("restarted after failure " + failures);
+				return Outcome.RESTART;
+			}
+			case STOP -> {
+				logger.error("Background job '" + this.name + "' failed; stopped by its policy (onFailure = STOP)", ex);
+				return Outcome.FAILED;
+			}
+			case SHUTDOWN -> {
+				logger.error("Background job '" + this.name
+						+ "' failed; shutting the application down (onFailure = SHUTDOWN)", ex);
+				// On a thread of its own: closing the context waits for this job to end.
+				Thread trigger = new Thread(() -> this.shutdown.accept(1), "background-shutdown-" + this.name);
+				trigger.start();
+				return Outcome.FAILED;
+			}
+			default -> throw new IllegalStateException("Unknown policy " + this.policy);
+		}
+	}
+
+	private void invoke() throws Throwable {
+		Object[] args = (this.method.getParameterCount() == 0) ? new Object[0] : new Object[] { this.token };
+		try {
+			this.method.invoke(this.bean, args);
+		}
+		catch (InvocationTargetException ex) {
+			throw ex.getTargetException();
+		}
+	}
+
+	private static boolean isStopSignal(Throwable ex) {
+		return ex instanceof InterruptedException || ex instanceof ShutdownInProgressException
+				|| Thread.currentThread().isInterrupted();
+	}
+
+	private enum Outcome {
+
+		RESTART, STOPPED, FAILED
+
+	}
+
+	/**
+	 * Capped exponential backoff: {@code initial * 2^(failures - 1)}, at most {@code max}.
+	 */
+	record Backoff(Duration initial, Duration max) {
+
+		Duration delay(int failures) {
+			int shift = Math.min(failures - 1, 30);
+			long millis = this.initial.toMillis() << shift;
+			return (millis <= 0 || millis > this.max.toMillis()) ? this.max : Duration.ofMillis(millis);
+		}
+
+	}
+
+}
