@@ -349,11 +349,13 @@ public final class JobRegistry {
 
 		@Override
 		public void progress(long done, long total) {
+			this.thread = Thread.currentThread();
 			this.progress = new JobInfo.Progress(done, total, null);
 		}
 
 		@Override
 		public void progress(String message) {
+			this.thread = Thread.currentThread();
 			this.progress = new JobInfo.Progress(-1, -1, message);
 		}
 

@@ -152,10 +152,9 @@ public final class ShutdownCoordinator implements SmartLifecycle, ApplicationCon
 				.append(participant.name())
 				.append(" drained, ");
 		}
-		summary.append(this.registry.endedCount() - jobsEndedBefore)
-			.append(" jobs stopped, ")
-			.append(this.stragglers.size())
-			.append(" stragglers");
+		summary.append(count(this.registry.endedCount() - jobsEndedBefore, "job"))
+			.append(" stopped, ")
+			.append(count(this.stragglers.size(), "straggler"));
 		if (!this.stragglers.isEmpty()) {
 			summary.append(this.stragglers.stream()
 				.map(ShutdownParticipant.InFlight::description)
@@ -219,8 +218,7 @@ public final class ShutdownCoordinator implements SmartLifecycle, ApplicationCon
 		long now = System.currentTimeMillis();
 		StringBuilder report = new StringBuilder("Shutdown deadline of ").append(format(this.timeout))
 			.append(" passed with ")
-			.append(left.size())
-			.append(" stragglers")
+			.append(count(left.size(), "straggler"))
 			.append(this.interruptStragglers ? "; interrupting their threads" : "")
 			.append(':');
 		for (ShutdownParticipant.InFlight straggler : left) {
@@ -300,7 +298,7 @@ public final class ShutdownCoordinator implements SmartLifecycle, ApplicationCon
 			.stream()
 			.filter((job) -> job.state() == JobState.RUNNING || job.state() == JobState.STOPPING)
 			.toList();
-		summary.append(jobs.size()).append(" jobs");
+		summary.append(count(jobs.size(), "job"));
 		if (!jobs.isEmpty()) {
 			summary.append(jobs.stream()
 				.limit(5)
@@ -317,6 +315,10 @@ public final class ShutdownCoordinator implements SmartLifecycle, ApplicationCon
 		catch (InterruptedException ex) {
 			Thread.currentThread().interrupt();
 		}
+	}
+
+	private static String count(long n, String noun) {
+		return n + " " + noun + ((n == 1) ? "" : "s");
 	}
 
 	static String format(Duration duration) {

@@ -14,6 +14,12 @@ package io.github.gracefulshutdown;
  * {@link #close()} may be called from any thread, any number of times; only the first
  * call counts. Progress is for people: it shows in the status endpoint and the
  * shutdown progress log.
+ * <p>
+ * A job belongs to the thread that last began it, ran it (through
+ * {@link JobRegistry#track(String, Runnable)}) or reported its progress: that thread's
+ * stack is logged, and it is interrupted, if the job is still running at the deadline.
+ * A job begun on one thread and worked on by another should report progress from the
+ * working thread, or be handed over with {@code track}.
  */
 public interface TrackedJob extends AutoCloseable {
 

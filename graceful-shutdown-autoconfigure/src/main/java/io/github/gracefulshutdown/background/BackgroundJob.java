@@ -3,6 +3,7 @@ package io.github.gracefulshutdown.background;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
 import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
 import java.util.function.IntConsumer;
 
 import io.github.gracefulshutdown.FailurePolicy;
@@ -39,16 +40,19 @@ final class BackgroundJob implements Runnable {
 
 	private final IntConsumer shutdown;
 
-	private final TrackedJob job;
+	private final JobRegistry registry;
+
+	private final CountDownLatch begun;
+
+	private TrackedJob job;
 
 	/**
-	 * Creates the job and begins tracking it, so that it is listed and awaited from the
-	 * moment it is scheduled to start.
+	 * Creates the job; its thread begins tracking it and then counts {@code begun} down.
 	 * @param shutdown closes the application with the given exit status, for
 	 * {@link FailurePolicy#SHUTDOWN}
 	 */
 	BackgroundJob(String name, Object bean, Method method, FailurePolicy policy, ShutdownToken token,
-			JobRegistry registry, Backoff backoff, IntConsumer shutdown) {
+			JobRegistry registry, Backoff backoff, IntConsumer shutdown, CountDownLatch begun) {
 		this.name = name;
 		this.bean = bean;
 		this.method = method;
@@ -56,8 +60,9 @@ final class BackgroundJob implements Runnable {
 		this.token = token;
 		this.backoff = backoff;
 		this.shutdown = shutdown;
+		this.registry = registry;
+		this.begun = begun;
 		ReflectionUtils.makeAccessible(method);
-		this.job = registry.begin(name, JobKind.BACKGROUND);
 	}
 
 	String name() {
@@ -66,6 +71,13 @@ final class BackgroundJob implements Runnable {
 
 	@Override
 	public void run() {
+		try {
+			// Begun on this thread, so the deadline report shows this thread's stack.
+			this.job = this.registry.begin(this.name, JobKind.BACKGROUND);
+		}
+		finally {
+			this.begun.countDown();
+		}
 		int failures = 0;
 		Throwable lastFailure = null;
 		try {

@@ -5,6 +5,7 @@ import java.lang.reflect.Modifier;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.IntConsumer;
@@ -143,12 +144,20 @@ public class BackgroundJobProcessor implements BeanPostProcessor, SmartInitializ
 		ThreadFactory threads = threadFactory();
 		IntConsumer shutdown = (status) -> System.exit(SpringApplication.exit(this.context,
 				() -> status));
+		CountDownLatch begun = new CountDownLatch(this.definitions.size());
 		for (Definition definition : this.definitions.values()) {
 			BackgroundJob job = new BackgroundJob(definition.name, definition.bean, definition.method,
-					definition.annotation.onFailure(), token, registry, this.backoff, shutdown);
+					definition.annotation.onFailure(), token, registry, this.backoff, shutdown, begun);
 			Thread thread = threads.newThread(job);
 			thread.setName("background-" + definition.name);
 			thread.start();
+		}
+		// Once ready, every job is in the registry: a shutdown from now on awaits them all.
+		try {
+			begun.await();
+		}
+		catch (InterruptedException ex) {
+			Thread.currentThread().interrupt();
 		}
 		if (!this.definitions.isEmpty()) {
 			logger.info("Started " + this.definitions.size() + " background jobs: " + this.definitions.keySet());

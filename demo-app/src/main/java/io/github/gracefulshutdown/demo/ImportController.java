@@ -1,0 +1,81 @@
+package io.github.gracefulshutdown.demo;
+
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import io.github.gracefulshutdown.JobRegistry;
+import io.github.gracefulshutdown.TrackedJob;
+
+import org.springframework.beans.factory.DisposableBean;
+import org.springframework.beans.factory.annotation.Value;
+import org.springframework.http.HttpStatus;
+import org.springframework.web.bind.annotation.GetMapping;
+import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.RequestParam;
+import org.springframework.web.bind.annotation.ResponseStatus;
+import org.springframework.web.bind.annotation.RestController;
+
+/**
+ * Endpoints that create work: a slow request, and an import handed off to an executor
+ * as a tracked job with progress.
+ */
+@RestController
+class ImportController implements DisposableBean {
+
+	private final JobRegistry registry;
+
+	private final Journal journal;
+
+	private final Duration rowTime;
+
+	private final AtomicInteger imports = new AtomicInteger();
+
+	private final ExecutorService executor = Executors.newFixedThreadPool(4, (task) -> {
+		Thread thread = new Thread(task, "import-worker");
+		thread.setDaemon(true);
+		return thread;
+	});
+
+	ImportController(JobRegistry registry, Journal journal, @Value("${demo.import.row:100ms}") Duration rowTime) {
+		this.registry = registry;
+		this.journal = journal;
+		this.rowTime = rowTime;
+	}
+
+	@GetMapping("/slow")
+	Map<String, Object> slow(@RequestParam(defaultValue = "2500") long ms) {
+		String id = "req-" + System.nanoTime();
+		this.journal.start("slow", id);
+		Work.perform(Duration.ofMillis(ms));
+		this.journal.end("slow", id);
+		return Map.of("slept", ms);
+	}
+
+	@PostMapping("/imports")
+	@ResponseStatus(HttpStatus.ACCEPTED)
+	Map<String, Object> startImport(@RequestParam(defaultValue = "20") int rows) {
+		String name = "import-" + this.imports.incrementAndGet();
+		// Tracked from submission, so an import still queued at shutdown is awaited too.
+		TrackedJob job = this.registry.begin(name);
+		this.executor.execute(() -> {
+			try (job) {
+				this.journal.start("import", name);
+				for (int row = 1; row <= rows; row++) {
+					Work.perform(this.rowTime);
+					job.progress(row, rows);
+				}
+				this.journal.end("import", name);
+			}
+		});
+		return Map.of("job", name, "rows", rows);
+	}
+
+	@Override
+	public void destroy() {
+		this.executor.shutdown();
+	}
+
+}
