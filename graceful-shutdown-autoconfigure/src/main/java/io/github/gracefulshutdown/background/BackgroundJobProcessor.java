@@ -160,7 +160,8 @@ public class BackgroundJobProcessor implements BeanPostProcessor, SmartInitializ
 			Thread.currentThread().interrupt();
 		}
 		if (!this.definitions.isEmpty()) {
-			logger.info("Started " + this.definitions.size() + " background jobs: " + this.definitions.keySet());
+			logger.info("Started " + this.definitions.size() + " background job" + ((this.definitions.size() == 1) ? "" : "s")
+					+ ": " + this.definitions.keySet());
 		}
 	}
 

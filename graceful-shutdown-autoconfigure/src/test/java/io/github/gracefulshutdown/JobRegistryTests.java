@@ -1,0 +1,185 @@
+package io.github.gracefulshutdown;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.Test;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatExceptionOfType;
+import static org.assertj.core.api.Assertions.assertThatIllegalArgumentException;
+import static org.assertj.core.api.Assertions.assertThatIllegalStateException;
+
+class JobRegistryTests {
+
+	private final ShutdownToken token = new ShutdownToken();
+
+	private final JobRegistry registry = new JobRegistry(this.token);
+
+	@Test
+	void concurrentBeginAndCloseFromManyThreadsLeavesItEmpty() throws Exception {
+		int threads = 8;
+		int jobsPerThread = 50_000;
+		CompletableFuture<Void> empty = null;
+		ExecutorService executor = Executors.newFixedThreadPool(threads);
+		try {
+			CountDownLatch go = new CountDownLatch(1);
+			List<Future<?>> futures = new ArrayList<>();
+			for (int t = 0; t < threads; t++) {
+				futures.add(executor.submit(() -> {
+					go.await();
+					for (int i = 0; i < jobsPerThread; i++) {
+						TrackedJob job = this.registry.begin("job");
+						job.progress(i, jobsPerThread);
+						job.close();
+					}
+					return null;
+				}));
+			}
+			// Held open across the storm, so the registry cannot be empty until the end.
+			TrackedJob holder = this.registry.begin("holder");
+			empty = this.registry.whenEmpty();
+			go.countDown();
+			for (Future<?> future : futures) {
+				future.get(60, TimeUnit.SECONDS);
+			}
+			assertThat(empty).isNotDone();
+			assertThat(this.registry.activeCount()).isEqualTo(1);
+			holder.close();
+		}
+		finally {
+			executor.shutdownNow();
+		}
+		assertThat(empty).succeedsWithin(Duration.ofSeconds(1));
+		assertThat(this.registry.activeCount()).isZero();
+		assertThat(this.registry.jobs()).isEmpty();
+		assertThat(this.registry.endedCount()).isEqualTo(threads * jobsPerThread + 1L);
+	}
+
+	@Test
+	void closeIsIdempotentAcrossThreads() throws Exception {
+		TrackedJob job = this.registry.begin("once");
+		TrackedJob other = this.registry.begin("other");
+		Thread closer = new Thread(job::close);
+		closer.start();
+		closer.join();
+		job.close();
+		job.fail(new IllegalStateException());
+		assertThat(this.registry.activeCount()).isEqualTo(1);
+		other.close();
+		assertThat(this.registry.activeCount()).isZero();
+	}
+
+	@Test
+	void whenEmptyCompletesAtOnceWhenNothingIsActive() {
+		assertThat(this.registry.whenEmpty()).isCompleted();
+	}
+
+	@Test
+	void awaitEmptyTimesOutWhileAJobRunsAndWakesOnTheLastClose() throws Exception {
+		TrackedJob first = this.registry.begin("first");
+		TrackedJob second = this.registry.begin("second");
+		assertThat(this.registry.awaitEmpty(Duration.ofMillis(20))).isFalse();
+		first.close();
+		CompletableFuture<Boolean> awaited = CompletableFuture.supplyAsync(() -> {
+			try {
+				return this.registry.awaitEmpty(Duration.ofMinutes(1));
+			}
+			catch (InterruptedException ex) {
+				throw new IllegalStateException(ex);
+			}
+		});
+		Thread.sleep(20);
+		assertThat(awaited).isNotDone();
+		long closedAt = System.nanoTime();
+		second.close();
+		assertThat(awaited).succeedsWithin(Duration.ofSeconds(5)).isEqualTo(true);
+		assertThat(Duration.ofNanos(System.nanoTime() - closedAt)).isLessThan(Duration.ofSeconds(1));
+	}
+
+	@Test
+	void beginAfterRefusalThrowsNamingTheJob() {
+		this.registry.refuseNewJobs("the shutdown deadline has passed");
+		assertThatExceptionOfType(ShutdownInProgressException.class).isThrownBy(() -> this.registry.begin("late-import"))
+			.withMessageContaining("'late-import'")
+			.withMessageContaining("the shutdown deadline has passed");
+	}
+
+	@Test
+	void jobsListsNameKindStateStartAndProgress() {
+		Instant before = Instant.now().minusMillis(1);
+		TrackedJob counted = this.registry.begin("import-1");
+		counted.progress(45, 100);
+		TrackedJob described = this.registry.begin("export", JobKind.ASYNC);
+		described.progress("page 7");
+		List<JobInfo> jobs = this.registry.jobs();
+		assertThat(jobs).extracting(JobInfo::name).containsExactlyInAnyOrder("import-1", "export");
+		JobInfo importJob = jobs.stream().filter((job) -> job.name().equals("import-1")).findFirst().orElseThrow();
+		assertThat(importJob.kind()).isEqualTo(JobKind.TRACKED);
+		assertThat(importJob.state()).isEqualTo(JobState.RUNNING);
+		assertThat(importJob.startedAt()).isAfter(before);
+		assertThat(importJob.progress().percent()).isEqualTo(45);
+		assertThat(importJob.progress()).hasToString("45%");
+		JobInfo exportJob = jobs.stream().filter((job) -> job.name().equals("export")).findFirst().orElseThrow();
+		assertThat(exportJob.kind()).isEqualTo(JobKind.ASYNC);
+		assertThat(exportJob.progress()).hasToString("page 7");
+		assertThat(exportJob.progress().percent()).isEqualTo(-1);
+		this.token.cancel(Instant.now());
+		assertThat(this.registry.jobs()).extracting(JobInfo::state).containsOnly(JobState.STOPPING);
+	}
+
+	@Test
+	void namesNeedNotBeUniqueExceptForBackgroundJobs() {
+		this.registry.begin("import");
+		this.registry.begin("import");
+		assertThat(this.registry.activeCount()).isEqualTo(2);
+		TrackedJob sync = this.registry.begin("sync", JobKind.BACKGROUND);
+		assertThatIllegalArgumentException().isThrownBy(() -> this.registry.begin("sync", JobKind.BACKGROUND))
+			.withMessageContaining("'sync'");
+		sync.close();
+		assertThatIllegalArgumentException().isThrownBy(() -> this.registry.begin("sync", JobKind.BACKGROUND));
+	}
+
+	@Test
+	void backgroundJobsStayListedWithTheirEndState() {
+		this.registry.begin("stopped", JobKind.BACKGROUND).close();
+		this.registry.begin("failed", JobKind.BACKGROUND).fail(new IllegalStateException("boom"));
+		this.registry.begin("tracked").close();
+		assertThat(this.registry.activeCount()).isZero();
+		assertThat(this.registry.jobs()).extracting(JobInfo::name, JobInfo::state)
+			.containsExactlyInAnyOrder(org.assertj.core.groups.Tuple.tuple("stopped", JobState.STOPPED),
+					org.assertj.core.groups.Tuple.tuple("failed", JobState.FAILED));
+	}
+
+	@Test
+	void trackCountsTheTaskFromSubmissionUntilItRuns() throws Exception {
+		CountDownLatch ran = new CountDownLatch(1);
+		Runnable task = this.registry.track("queued", ran::countDown);
+		assertThat(this.registry.activeCount()).as("tracked while queued").isEqualTo(1);
+		Thread worker = new Thread(task, "worker");
+		worker.start();
+		worker.join();
+		assertThat(ran.getCount()).isZero();
+		assertThat(this.registry.activeCount()).isZero();
+	}
+
+	@Test
+	void runAndCallTrackOnTheCallingThreadAndEndOnFailure() throws Exception {
+		this.registry.run("run", () -> assertThat(this.registry.activeCount()).isEqualTo(1));
+		assertThat(this.registry.call("call", () -> this.registry.activeCount())).isEqualTo(1L);
+		assertThatIllegalStateException().isThrownBy(() -> this.registry.run("failing", () -> {
+			throw new IllegalStateException("boom");
+		}));
+		assertThat(this.registry.activeCount()).isZero();
+		assertThat(this.registry.endedCount()).isEqualTo(3);
+	}
+
+}
