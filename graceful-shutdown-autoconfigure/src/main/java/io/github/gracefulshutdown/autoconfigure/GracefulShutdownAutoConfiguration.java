@@ -48,6 +48,7 @@ public final class GracefulShutdownAutoConfiguration {
 	ShutdownCoordinator shutdownCoordinator(ShutdownToken shutdownToken, JobRegistry jobRegistry,
 			ObjectProvider<ShutdownParticipant> participants, GracefulShutdownProperties properties,
 			Environment environment) {
+		properties.validate();
 		return new ShutdownCoordinator(shutdownToken, jobRegistry, participants.orderedStream().toList(),
 				properties.getDrainDelay(), shutdownTimeout(environment), properties.getProgressLogInterval(),
 				properties.isInterruptStragglers());
@@ -60,6 +61,7 @@ public final class GracefulShutdownAutoConfiguration {
 		GracefulShutdownProperties.RestartBackoff backoff = Binder.get(environment)
 			.bindOrCreate(GracefulShutdownProperties.PREFIX + ".restart-backoff",
 					GracefulShutdownProperties.RestartBackoff.class);
+		backoff.validate();
 		return new BackgroundJobProcessor(shutdownToken, jobRegistry, backoff.getInitial(), backoff.getMax());
 	}
 

@@ -45,7 +45,7 @@ public final class GracefulShutdownProperties {
 	private final RestartBackoff restartBackoff;
 
 	/**
-	 * Creates the properties, rejecting values that make no sense.
+	 * Creates the properties; {@link #validate()} rejects values that make no sense.
 	 * @param enabled whether to enable graceful shutdown
 	 * @param drainDelay how long to keep serving before draining
 	 * @param interruptStragglers whether to interrupt stragglers at the deadline
@@ -56,10 +56,22 @@ public final class GracefulShutdownProperties {
 			@DefaultValue("true") boolean interruptStragglers, @DefaultValue("1s") Duration progressLogInterval,
 			@DefaultValue RestartBackoff restartBackoff) {
 		this.enabled = enabled;
-		this.drainDelay = requireNotNegative("drain-delay", drainDelay);
+		this.drainDelay = drainDelay;
 		this.interruptStragglers = interruptStragglers;
-		this.progressLogInterval = requirePositive("progress-log-interval", progressLogInterval);
+		this.progressLogInterval = progressLogInterval;
 		this.restartBackoff = restartBackoff;
+	}
+
+	/**
+	 * Rejects values that make no sense, naming the property. Called when the beans that
+	 * use them are created rather than while binding, so that the failure analysis can
+	 * also say where the value came from.
+	 * @throws InvalidConfigurationPropertyValueException for the first bad value
+	 */
+	void validate() {
+		requireNotNegative("drain-delay", this.drainDelay);
+		requirePositive("progress-log-interval", this.progressLogInterval);
+		this.restartBackoff.validate();
 	}
 
 	public boolean isEnabled() {
@@ -104,11 +116,16 @@ public final class GracefulShutdownProperties {
 		 * @param max longest delay between restarts
 		 */
 		public RestartBackoff(@DefaultValue("1s") Duration initial, @DefaultValue("1m") Duration max) {
-			this.initial = requirePositive("restart-backoff.initial", initial);
-			this.max = requirePositive("restart-backoff.max", max);
-			if (max.compareTo(initial) < 0) {
-				throw new InvalidConfigurationPropertyValueException(PREFIX + ".restart-backoff.max", max,
-						"must not be shorter than " + PREFIX + ".restart-backoff.initial (" + initial + ")");
+			this.initial = initial;
+			this.max = max;
+		}
+
+		void validate() {
+			requirePositive("restart-backoff.initial", this.initial);
+			requirePositive("restart-backoff.max", this.max);
+			if (this.max.compareTo(this.initial) < 0) {
+				throw new InvalidConfigurationPropertyValueException(PREFIX + ".restart-backoff.max", this.max,
+						"must not be shorter than " + PREFIX + ".restart-backoff.initial (" + this.initial + ")");
 			}
 		}
 
@@ -122,20 +139,18 @@ public final class GracefulShutdownProperties {
 
 	}
 
-	static Duration requirePositive(String property, Duration value) {
+	static void requirePositive(String property, Duration value) {
 		if (value.isNegative() || value.isZero()) {
 			throw new InvalidConfigurationPropertyValueException(PREFIX + "." + property, value,
 					"must be longer than zero");
 		}
-		return value;
 	}
 
-	static Duration requireNotNegative(String property, Duration value) {
+	static void requireNotNegative(String property, Duration value) {
 		if (value.isNegative()) {
 			throw new InvalidConfigurationPropertyValueException(PREFIX + "." + property, value,
 					"must not be negative");
 		}
-		return value;
 	}
 
 }
