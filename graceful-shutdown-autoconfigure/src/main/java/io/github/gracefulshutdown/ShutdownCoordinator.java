@@ -128,6 +128,17 @@ public final class ShutdownCoordinator implements SmartLifecycle, ApplicationCon
 		}
 		boolean drained = awaitDrained(drains, deadlineNanos);
 
+		// Counted before anything is abandoned: what was drained, not what was cut.
+		StringBuilder summary = new StringBuilder();
+		for (int i = 0; i < this.participants.size(); i++) {
+			ShutdownParticipant participant = this.participants.get(i);
+			summary.append(participant.finishedCount() - finishedBefore.get(i))
+				.append(' ')
+				.append(participant.name())
+				.append(" drained, ");
+		}
+		summary.append(count(this.registry.endedCount() - jobsEndedBefore, "job")).append(" stopped, ");
+
 		if (drained) {
 			this.registry.refuseNewJobs("the application has shut down");
 			this.state = ShutdownState.COMPLETED;
@@ -141,20 +152,9 @@ public final class ShutdownCoordinator implements SmartLifecycle, ApplicationCon
 			this.state = ShutdownState.TIMED_OUT;
 		}
 
-		StringBuilder summary = new StringBuilder("Graceful shutdown ").append(this.state)
-			.append(" in ")
-			.append(format(Duration.ofNanos(System.nanoTime() - startNanos)))
-			.append(": ");
-		for (int i = 0; i < this.participants.size(); i++) {
-			ShutdownParticipant participant = this.participants.get(i);
-			summary.append(participant.finishedCount() - finishedBefore.get(i))
-				.append(' ')
-				.append(participant.name())
-				.append(" drained, ");
-		}
-		summary.append(count(this.registry.endedCount() - jobsEndedBefore, "job"))
-			.append(" stopped, ")
-			.append(count(this.stragglers.size(), "straggler"));
+		summary.insert(0, "Graceful shutdown " + this.state + " in "
+				+ format(Duration.ofNanos(System.nanoTime() - startNanos)) + ": ");
+		summary.append(count(this.stragglers.size(), "straggler"));
 		if (!this.stragglers.isEmpty()) {
 			summary.append(this.stragglers.stream()
 				.map(ShutdownParticipant.InFlight::description)

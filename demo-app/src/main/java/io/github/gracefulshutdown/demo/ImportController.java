@@ -17,6 +17,7 @@ import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.ResponseStatus;
 import org.springframework.web.bind.annotation.RestController;
+import org.springframework.web.servlet.mvc.method.annotation.SseEmitter;
 
 /**
  * Endpoints that create work: a slow request, and an import handed off to an executor
@@ -39,6 +40,12 @@ class ImportController implements DisposableBean {
 		return thread;
 	});
 
+	private final ExecutorService ticker = Executors.newCachedThreadPool((task) -> {
+		Thread thread = new Thread(task, "events-ticker");
+		thread.setDaemon(true);
+		return thread;
+	});
+
 	ImportController(JobRegistry registry, Journal journal, @Value("${demo.import.row:100ms}") Duration rowTime) {
 		this.registry = registry;
 		this.journal = journal;
@@ -52,6 +59,32 @@ class ImportController implements DisposableBean {
 		Work.perform(Duration.ofMillis(ms));
 		this.journal.end("slow", id);
 		return Map.of("slept", ms);
+	}
+
+	@GetMapping("/hello")
+	String hello() {
+		return "hello";
+	}
+
+	/**
+	 * A stream that never ends on its own: an event every second until the client
+	 * leaves, or until the shutdown deadline ends it.
+	 */
+	@GetMapping("/events")
+	SseEmitter events() {
+		SseEmitter emitter = new SseEmitter(-1L);
+		this.ticker.execute(() -> {
+			try {
+				for (int i = 0;; i++) {
+					emitter.send(SseEmitter.event().name("tick").data(i));
+					Thread.sleep(1000);
+				}
+			}
+			catch (Exception ex) {
+				emitter.completeWithError(ex);
+			}
+		});
+		return emitter;
 	}
 
 	@PostMapping("/imports")
@@ -76,6 +109,7 @@ class ImportController implements DisposableBean {
 	@Override
 	public void destroy() {
 		this.executor.shutdown();
+		this.ticker.shutdownNow();
 	}
 
 }

@@ -1,0 +1,249 @@
+package io.github.gracefulshutdown.web;
+
+import java.io.IOException;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+
+import io.github.gracefulshutdown.ShutdownParticipant;
+import jakarta.servlet.AsyncContext;
+import jakarta.servlet.AsyncEvent;
+import jakarta.servlet.AsyncListener;
+import jakarta.servlet.FilterChain;
+import jakarta.servlet.ServletException;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+
+import org.springframework.boot.availability.AvailabilityChangeEvent;
+import org.springframework.boot.availability.ReadinessState;
+import org.springframework.context.ApplicationListener;
+import org.springframework.http.HttpHeaders;
+import org.springframework.web.filter.OncePerRequestFilter;
+
+/**
+ * Counts the requests in flight, including long-lived async ones (SSE,
+ * {@code DeferredResult}, streaming), which stay counted until their async context
+ * completes.
+ * <p>
+ * From the moment readiness becomes REFUSING_TRAFFIC, every response that is not yet
+ * committed when its handler returns carries {@code Connection: close}, so clients stop
+ * reusing connections to an instance that is about to go away. A response already
+ * committed (a body larger than the response buffer, or streamed) cannot get the header;
+ * its connection is still closed after it.
+ * <p>
+ * Counting costs one atomic increment and one concurrent-set entry per request.
+ */
+public final class InFlightRequests extends OncePerRequestFilter
+		implements ApplicationListener<AvailabilityChangeEvent<ReadinessState>> {
+
+	private final AtomicLong active = new AtomicLong();
+
+	private final LongAdder finished = new LongAdder();
+
+	private final Set<Request> requests = ConcurrentHashMap.newKeySet();
+
+	private final CompletableFuture<Void> drained = new CompletableFuture<>();
+
+	private volatile boolean closeConnections;
+
+	private volatile boolean draining;
+
+	@Override
+	protected void doFilterInternal(HttpServletRequest request, HttpServletResponse response, FilterChain chain)
+			throws ServletException, IOException {
+		Request inFlight = new Request(this, request.getMethod() + " " + request.getRequestURI(),
+				connection(request.getRemoteAddr(), request.getRemotePort()));
+		this.active.incrementAndGet();
+		this.requests.add(inFlight);
+		try {
+			chain.doFilter(request, response);
+		}
+		finally {
+			if (request.isAsyncStarted()) {
+				inFlight.goAsync(request.getAsyncContext());
+			}
+			else {
+				if (this.closeConnections && !response.isCommitted()) {
+					response.setHeader(HttpHeaders.CONNECTION, "close");
+				}
+				inFlight.end();
+			}
+		}
+	}
+
+	@Override
+	public void onApplicationEvent(AvailabilityChangeEvent<ReadinessState> event) {
+		if (event.getState() == ReadinessState.REFUSING_TRAFFIC) {
+			this.closeConnections = true;
+		}
+	}
+
+	/**
+	 * Returns how many requests are in flight.
+	 * @return the count
+	 */
+	public long activeCount() {
+		return this.active.get();
+	}
+
+	/**
+	 * Returns how many requests have completed since the application started.
+	 * @return the count
+	 */
+	public long finishedCount() {
+		return this.finished.sum();
+	}
+
+	/**
+	 * Returns the requests in flight, oldest first. A synchronous request names the
+	 * thread serving it; an async one names none.
+	 * @return a snapshot
+	 */
+	public List<ShutdownParticipant.InFlight> inFlight() {
+		List<ShutdownParticipant.InFlight> inFlight = new ArrayList<>();
+		for (Request request : this.requests) {
+			inFlight.add(new ShutdownParticipant.InFlight(request.description, Instant.ofEpochMilli(request.startedAt),
+					(request.asyncContext == null) ? request.thread : null));
+		}
+		inFlight.sort(Comparator.comparing(ShutdownParticipant.InFlight::startedAt));
+		return inFlight;
+	}
+
+	/**
+	 * Returns the client connections that carry a request in flight, as
+	 * {@code address:port}.
+	 */
+	Set<String> busyConnections() {
+		Set<String> busy = new HashSet<>();
+		for (Request request : this.requests) {
+			busy.add(request.connection);
+		}
+		return busy;
+	}
+
+	static String connection(String address, int port) {
+		return address + ":" + port;
+	}
+
+	/**
+	 * From now on, completes the returned future on the end of the last request in
+	 * flight (at once if there is none).
+	 * @return a future that completes when no request is in flight
+	 */
+	CompletableFuture<Void> drain() {
+		this.closeConnections = true;
+		this.draining = true;
+		// Publish 'draining' before reading the count; end() does the reverse.
+		if (this.active.get() == 0) {
+			this.drained.complete(null);
+		}
+		return this.drained;
+	}
+
+	/**
+	 * Completes every async request still in flight, so long-lived streams end at the
+	 * deadline.
+	 */
+	void completeAsyncRequests() {
+		for (Request request : this.requests) {
+			AsyncContext context = request.asyncContext;
+			if (context != null) {
+				try {
+					context.complete();
+				}
+				catch (IllegalStateException ex) {
+					// Already completing on another thread.
+				}
+			}
+		}
+	}
+
+	private void ended(Request request) {
+		this.requests.remove(request);
+		this.finished.increment();
+		if (this.active.decrementAndGet() == 0 && this.draining) {
+			this.drained.complete(null);
+		}
+	}
+
+	private static final class Request implements AsyncListener {
+
+		private final InFlightRequests owner;
+
+		private final String description;
+
+		private final String connection;
+
+		private final long startedAt = System.currentTimeMillis();
+
+		private final Thread thread = Thread.currentThread();
+
+		private final int hash = ThreadLocalRandom.current().nextInt();
+
+		private final AtomicBoolean ended = new AtomicBoolean();
+
+		private volatile AsyncContext asyncContext;
+
+		Request(InFlightRequests owner, String description, String connection) {
+			this.owner = owner;
+			this.description = description;
+			this.connection = connection;
+		}
+
+		void goAsync(AsyncContext context) {
+			this.asyncContext = context;
+			context.addListener(this);
+		}
+
+		void end() {
+			if (this.ended.compareAndSet(false, true)) {
+				this.owner.ended(this);
+			}
+		}
+
+		@Override
+		public void onComplete(AsyncEvent event) {
+			end();
+		}
+
+		@Override
+		public void onTimeout(AsyncEvent event) {
+			end();
+		}
+
+		@Override
+		public void onError(AsyncEvent event) {
+			end();
+		}
+
+		@Override
+		public void onStartAsync(AsyncEvent event) {
+			// A restarted async cycle needs the listener again.
+			AsyncContext context = event.getAsyncContext();
+			if (context != null) {
+				goAsync(context);
+			}
+		}
+
+		@Override
+		public int hashCode() {
+			return this.hash;
+		}
+
+		@Override
+		public boolean equals(Object obj) {
+			return this == obj;
+		}
+
+	}
+
+}

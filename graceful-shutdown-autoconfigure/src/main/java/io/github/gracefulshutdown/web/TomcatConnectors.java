@@ -1,0 +1,101 @@
+package io.github.gracefulshutdown.web;
+
+import java.lang.reflect.Method;
+import java.nio.channels.SelectionKey;
+import java.util.Set;
+
+import org.apache.catalina.Service;
+import org.apache.catalina.connector.Connector;
+import org.apache.catalina.startup.Tomcat;
+import org.apache.commons.logging.Log;
+import org.apache.commons.logging.LogFactory;
+import org.apache.coyote.AbstractProtocol;
+import org.apache.coyote.ProtocolHandler;
+import org.apache.tomcat.util.net.AbstractEndpoint;
+import org.apache.tomcat.util.net.NioEndpoint;
+import org.apache.tomcat.util.net.SocketWrapperBase;
+
+import org.springframework.boot.tomcat.TomcatWebServer;
+import org.springframework.boot.web.server.WebServer;
+import org.springframework.util.ReflectionUtils;
+
+/**
+ * Stops a Tomcat from taking new work: it refuses new connections, closes requests that
+ * arrive on existing keep-alive connections (Tomcat does both once its endpoint is
+ * paused), and closes the keep-alive connections that are idle now, so that clients do
+ * not send their next request into a closing socket.
+ */
+final class TomcatConnectors {
+
+	private static final Log logger = LogFactory.getLog(TomcatConnectors.class);
+
+	// Tomcat has no public way to reach a protocol's open connections.
+	private static final Method GET_ENDPOINT = ReflectionUtils.findMethod(AbstractProtocol.class, "getEndpoint");
+
+	static {
+		if (GET_ENDPOINT != null) {
+			ReflectionUtils.makeAccessible(GET_ENDPOINT);
+		}
+	}
+
+	private TomcatConnectors() {
+	}
+
+	static boolean isTomcat(WebServer webServer) {
+		return webServer instanceof TomcatWebServer;
+	}
+
+	/**
+	 * Pauses every connector of the server and closes its idle connections.
+	 * @param busyConnections connections ({@code address:port}) with a request in flight,
+	 * which are never closed here
+	 * @return how many idle connections were closed
+	 */
+	static int stopAccepting(WebServer webServer, Set<String> busyConnections) {
+		Tomcat tomcat = ((TomcatWebServer) webServer).getTomcat();
+		int closed = 0;
+		for (Service service : tomcat.getServer().findServices()) {
+			for (Connector connector : service.findConnectors()) {
+				connector.pause();
+				ProtocolHandler handler = connector.getProtocolHandler();
+				handler.closeServerSocketGraceful();
+				closed += closeIdleConnections(handler, busyConnections);
+			}
+		}
+		return closed;
+	}
+
+	private static int closeIdleConnections(ProtocolHandler handler, Set<String> busyConnections) {
+		if (GET_ENDPOINT == null || !(handler instanceof AbstractProtocol<?>)) {
+			return 0;
+		}
+		int closed = 0;
+		try {
+			AbstractEndpoint<?, ?> endpoint = (AbstractEndpoint<?, ?>) GET_ENDPOINT.invoke(handler);
+			for (SocketWrapperBase<?> connection : Set.copyOf(endpoint.getConnections())) {
+				if (isIdle(connection) && !busyConnections
+					.contains(InFlightRequests.connection(connection.getRemoteAddr(), connection.getRemotePort()))) {
+					connection.close();
+					closed++;
+				}
+			}
+		}
+		catch (ReflectiveOperationException | RuntimeException ex) {
+			logger.warn("Could not close idle keep-alive connections; Tomcat closes each when its next request "
+					+ "arrives", ex);
+		}
+		return closed;
+	}
+
+	/**
+	 * Between two requests an NIO connection has no processor attached and waits in the
+	 * poller for its next read. A request being served has its processor taken, and an
+	 * async one keeps it attached; a request reading its body slowly can look idle, which
+	 * is why the caller also excludes connections with a request in flight.
+	 */
+	private static boolean isIdle(SocketWrapperBase<?> connection) {
+		return connection instanceof NioEndpoint.NioSocketWrapper nio && !nio.isClosed()
+				&& nio.getCurrentProcessor() == null && (nio.interestOps() & SelectionKey.OP_READ) != 0;
+	}
+
+}
