@@ -1,0 +1,98 @@
+package io.github.gracefulshutdown.web;
+
+import java.util.concurrent.CompletableFuture;
+
+import io.github.gracefulshutdown.ShutdownParticipant;
+import jakarta.servlet.AsyncContext;
+import jakarta.servlet.FilterChain;
+import org.junit.jupiter.api.Test;
+
+import org.springframework.boot.availability.AvailabilityChangeEvent;
+import org.springframework.boot.availability.ReadinessState;
+import org.springframework.mock.web.MockHttpServletRequest;
+import org.springframework.mock.web.MockHttpServletResponse;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class InFlightRequestsTests {
+
+	private final InFlightRequests requests = new InFlightRequests();
+
+	@Test
+	void countsARequestWhileItsHandlerRunsWithItsThread() throws Exception {
+		MockHttpServletRequest request = new MockHttpServletRequest("GET", "/orders");
+		MockHttpServletResponse response = new MockHttpServletResponse();
+		this.requests.doFilter(request, response, (req, res) -> {
+			assertThat(this.requests.activeCount()).isOne();
+			assertThat(this.requests.inFlight()).singleElement().satisfies((inFlight) -> {
+				assertThat(inFlight.description()).isEqualTo("GET /orders");
+				assertThat(inFlight.thread()).isSameAs(Thread.currentThread());
+			});
+			assertThat(this.requests.busyConnections()).containsExactly("127.0.0.1:80");
+		});
+		assertThat(this.requests.activeCount()).isZero();
+		assertThat(this.requests.finishedCount()).isOne();
+		assertThat(response.getHeader("Connection")).as("no close while ready").isNull();
+	}
+
+	@Test
+	void asksClientsToCloseConnectionsOnceReadinessIsRefused() throws Exception {
+		this.requests.onApplicationEvent(new AvailabilityChangeEvent<>(this, ReadinessState.REFUSING_TRAFFIC));
+		MockHttpServletResponse response = new MockHttpServletResponse();
+		this.requests.doFilter(new MockHttpServletRequest("GET", "/"), response, (req, res) -> {
+		});
+		assertThat(response.getHeader("Connection")).isEqualTo("close");
+	}
+
+	@Test
+	void aCommittedResponseIsLeftAlone() throws Exception {
+		this.requests.onApplicationEvent(new AvailabilityChangeEvent<>(this, ReadinessState.REFUSING_TRAFFIC));
+		MockHttpServletResponse response = new MockHttpServletResponse();
+		this.requests.doFilter(new MockHttpServletRequest("GET", "/"), response, (req, res) -> res.flushBuffer());
+		assertThat(response.getHeader("Connection")).isNull();
+	}
+
+	@Test
+	void anAsyncRequestStaysCountedUntilItsContextCompletes() throws Exception {
+		MockHttpServletRequest request = new MockHttpServletRequest("GET", "/events");
+		request.setAsyncSupported(true);
+		FilterChain startsAsync = (req, res) -> req.startAsync();
+		this.requests.doFilter(request, new MockHttpServletResponse(), startsAsync);
+		assertThat(this.requests.activeCount()).isOne();
+		assertThat(this.requests.inFlight()).singleElement()
+			.extracting(ShutdownParticipant.InFlight::thread)
+			.as("no thread works on a parked async request")
+			.isNull();
+		CompletableFuture<Void> drained = this.requests.drain();
+		assertThat(drained).isNotDone();
+		AsyncContext context = request.getAsyncContext();
+		context.complete();
+		assertThat(drained).isCompleted();
+		assertThat(this.requests.activeCount()).isZero();
+	}
+
+	@Test
+	void atTheDeadlineAsyncRequestsAreCompleted() throws Exception {
+		MockHttpServletRequest request = new MockHttpServletRequest("GET", "/events");
+		request.setAsyncSupported(true);
+		this.requests.doFilter(request, new MockHttpServletResponse(), (req, res) -> req.startAsync());
+		CompletableFuture<Void> drained = this.requests.drain();
+		this.requests.completeAsyncRequests();
+		assertThat(drained).isCompleted();
+		assertThat(this.requests.inFlight()).isEmpty();
+	}
+
+	@Test
+	void drainCompletesAtOnceWhenIdleAndOnTheLastRequestsEndOtherwise() throws Exception {
+		assertThat(new InFlightRequests().drain()).isCompleted();
+		CompletableFuture<CompletableFuture<Void>> drainedDuringRequest = new CompletableFuture<>();
+		this.requests.doFilter(new MockHttpServletRequest("GET", "/slow"), new MockHttpServletResponse(),
+				(req, res) -> {
+					CompletableFuture<Void> drained = this.requests.drain();
+					assertThat(drained).isNotDone();
+					drainedDuringRequest.complete(drained);
+				});
+		assertThat(drainedDuringRequest.get()).isCompleted();
+	}
+
+}
