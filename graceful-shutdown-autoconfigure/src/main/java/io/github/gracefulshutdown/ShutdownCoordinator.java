@@ -132,9 +132,7 @@ public final class ShutdownCoordinator implements SmartLifecycle, ApplicationCon
 		StringBuilder summary = new StringBuilder();
 		for (int i = 0; i < this.participants.size(); i++) {
 			ShutdownParticipant participant = this.participants.get(i);
-			summary.append(participant.finishedCount() - finishedBefore.get(i))
-				.append(' ')
-				.append(participant.name())
+			summary.append(count(participant.finishedCount() - finishedBefore.get(i), participant.name()))
 				.append(" drained, ");
 		}
 		summary.append(count(this.registry.endedCount() - jobsEndedBefore, "job")).append(" stopped, ");
@@ -292,7 +290,7 @@ public final class ShutdownCoordinator implements SmartLifecycle, ApplicationCon
 	private String inFlightSummary() {
 		StringBuilder summary = new StringBuilder();
 		for (ShutdownParticipant participant : this.participants) {
-			summary.append(participant.inFlight().size()).append(' ').append(participant.name()).append(", ");
+			summary.append(count(participant.inFlight().size(), participant.name())).append(", ");
 		}
 		List<JobInfo> jobs = this.registry.jobs()
 			.stream()

@@ -16,9 +16,9 @@ import java.util.concurrent.CompletionStage;
 public interface ShutdownParticipant {
 
 	/**
-	 * Names what this participant drains, in the plural, for log lines such as
-	 * {@code "draining: 3 requests, 2 jobs"}.
-	 * @return a plural noun, like {@code "requests"}
+	 * Names one unit of what this participant drains, for log lines such as
+	 * {@code "draining: 3 requests, 2 jobs"}; an {@code s} is added for the plural.
+	 * @return a singular noun, like {@code "request"}
 	 */
 	String name();
 

@@ -247,7 +247,7 @@ class ShutdownCoordinatorTests {
 
 		@Override
 		public String name() {
-			return "requests";
+			return "request";
 		}
 
 		@Override

@@ -15,6 +15,8 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Predicate;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * The demo app running as a real, separate JVM: {@code java -jar <demo.jar> args...},
@@ -33,6 +35,8 @@ final class DemoProcess implements AutoCloseable {
 
 	/** System property with a directory for the captured output, set by failsafe. */
 	static final String LOGS_PROPERTY = "demo.logs";
+
+	private static final Pattern HTTP_PORT = Pattern.compile("Tomcat started on port (\\d+) \\(http\\)");
 
 	private final String name;
 
@@ -284,6 +288,24 @@ final class DemoProcess implements AutoCloseable {
 
 	int exitValue() {
 		return this.process.exitValue();
+	}
+
+	boolean isAlive() {
+		return this.process.isAlive();
+	}
+
+	/**
+	 * Waits for Tomcat's {@code Tomcat started on port N (http)} line and returns the
+	 * port it bound (with {@code --server.port=0}, a free one).
+	 * @param timeout the longest time to wait
+	 * @return the port
+	 */
+	int awaitHttpPort(Duration timeout) throws InterruptedException {
+		String line = awaitLine("Tomcat's 'started on port' line", (candidate) -> HTTP_PORT.matcher(candidate).find(),
+				timeout);
+		Matcher matcher = HTTP_PORT.matcher(line);
+		matcher.find();
+		return Integer.parseInt(matcher.group(1));
 	}
 
 	/**

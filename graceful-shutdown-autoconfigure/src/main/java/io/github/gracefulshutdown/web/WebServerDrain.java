@@ -55,7 +55,7 @@ public final class WebServerDrain implements ShutdownParticipant {
 
 	@Override
 	public String name() {
-		return "requests";
+		return "request";
 	}
 
 	@Override
