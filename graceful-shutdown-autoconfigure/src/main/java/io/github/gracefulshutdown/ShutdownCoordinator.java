@@ -132,8 +132,10 @@ public final class ShutdownCoordinator implements SmartLifecycle, ApplicationCon
 		StringBuilder summary = new StringBuilder();
 		for (int i = 0; i < this.participants.size(); i++) {
 			ShutdownParticipant participant = this.participants.get(i);
-			summary.append(count(participant.finishedCount() - finishedBefore.get(i), participant.name()))
-				.append(" drained, ");
+			long finished = participant.finishedCount();
+			if (finished >= 0) {
+				summary.append(count(finished - finishedBefore.get(i), participant.name())).append(" drained, ");
+			}
 		}
 		summary.append(count(this.registry.endedCount() - jobsEndedBefore, "job")).append(" stopped, ");
 
@@ -290,7 +292,9 @@ public final class ShutdownCoordinator implements SmartLifecycle, ApplicationCon
 	private String inFlightSummary() {
 		StringBuilder summary = new StringBuilder();
 		for (ShutdownParticipant participant : this.participants) {
-			summary.append(count(participant.inFlight().size(), participant.name())).append(", ");
+			if (participant.finishedCount() >= 0) {
+				summary.append(count(participant.inFlight().size(), participant.name())).append(", ");
+			}
 		}
 		List<JobInfo> jobs = this.registry.jobs()
 			.stream()

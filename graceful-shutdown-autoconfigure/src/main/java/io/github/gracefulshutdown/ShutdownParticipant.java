@@ -37,7 +37,7 @@ public interface ShutdownParticipant {
 	/**
 	 * Returns how many units have finished since the application started, so that the
 	 * coordinator can say how many it drained.
-	 * @return a count that only grows
+	 * @return a count that only grows, or -1 if this participant does not count its units
 	 */
 	long finishedCount();
 

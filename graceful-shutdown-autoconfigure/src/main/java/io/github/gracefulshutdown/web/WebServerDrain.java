@@ -100,7 +100,8 @@ public final class WebServerDrain implements ShutdownParticipant {
 	@Override
 	public long finishedCount() {
 		InFlightRequests requests = this.requests.getIfAvailable();
-		return (requests != null) ? requests.finishedCount() : 0;
+		// A reactive server is drained, but its requests are not counted.
+		return (requests != null) ? requests.finishedCount() : -1;
 	}
 
 	@Override

@@ -1,0 +1,181 @@
+package io.github.gracefulshutdown.demo;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+
+import io.github.gracefulshutdown.demo.RawHttp.Outcome;
+import io.github.gracefulshutdown.demo.RawHttp.Outcome.Kind;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * End to end over real HTTP: with a drain delay, after a real SIGTERM the demo app says
+ * it is not ready (readiness 503) but still serves new connections, each response with
+ * {@code Connection: close}, for the whole delay; only then does it drain and refuse new
+ * connections, while a request that spans the delay still completes.
+ */
+class DrainDelayIT {
+
+	private static final Duration STARTUP_TIMEOUT = Duration.ofSeconds(60);
+
+	private static final Duration DRAIN_DELAY = Duration.ofSeconds(2);
+
+	// Started just before SIGTERM, so it is still in flight when the drain begins.
+	private static final long SPANNING_MS = 4000;
+
+	private static final String READINESS = "/actuator/health/readiness";
+
+	@TempDir
+	Path tempDir;
+
+	@Test
+	@Timeout(value = 120, unit = TimeUnit.SECONDS)
+	void sigtermKeepsServingDuringTheDrainDelayWhileNotReadyThenRefusesNewConnections() throws Exception {
+		Path journal = this.tempDir.resolve("journal.log");
+		ExecutorService clients = Executors.newSingleThreadExecutor((task) -> {
+			Thread thread = new Thread(task, "spanning-client");
+			thread.setDaemon(true);
+			return thread;
+		});
+		try (DemoProcess app = DemoProcess.start("drain-delay",
+				List.of("--demo.journal=" + journal, "--demo.light.unit=500ms", "--demo.heavy.unit=1s",
+						"--graceful-shutdown.drain-delay=" + DRAIN_DELAY.toSeconds() + "s",
+						"--spring.lifecycle.timeout-per-shutdown-phase=10s", "--server.port=0",
+						WebDrainIT.WEB_DRAIN_DEBUG))) {
+			int port = app.awaitHttpPort(STARTUP_TIMEOUT);
+			app.awaitLine("Started 2 background jobs: [", STARTUP_TIMEOUT);
+
+			// Before SIGTERM: ready, and serving with keep-alive (this also warms both paths up).
+			Outcome readyBefore = get(port, READINESS);
+			Outcome helloBefore = get(port, "/hello");
+			assertThat(readyBefore.isStatus(200)).as("readiness before SIGTERM: " + readyBefore).isTrue();
+			assertThat(readyBefore.response().body()).contains("UP");
+			assertThat(helloBefore.isStatus(200)).as("/hello before SIGTERM: " + helloBefore).isTrue();
+			assertThat(helloBefore.response().closesConnection()).as("/hello before SIGTERM: " + helloBefore).isFalse();
+			assertThat(get(port, "/slow?ms=1").isStatus(200)).as("warming up /slow").isTrue();
+
+			Future<Outcome> spanning = clients.submit(() -> Outcome.of(() -> {
+				try (RawHttp connection = RawHttp.connect(port, Duration.ofSeconds(2), Duration.ofSeconds(20))) {
+					return connection.get("/slow?ms=" + SPANNING_MS);
+				}
+			}));
+			app.awaitJournal(journal, "the spanning slow request in flight",
+					(read) -> WebDrainIT.unfinished(read, "slow") == 1, Duration.ofSeconds(10));
+
+			long sigtermAt = app.sigterm();
+			long sigtermNanos = System.nanoTime();
+
+			// During the delay: not ready, yet serving new connections, each told to close.
+			String delayLine = app.awaitLine("Shutdown requested: still serving for drain-delay",
+					Duration.ofSeconds(10));
+			long delaySeenMillis = millisSince(sigtermNanos);
+			Outcome readyDuring = get(port, READINESS);
+			Outcome helloDuring = get(port, "/hello");
+			long delayChecksDoneMillis = millisSince(sigtermNanos);
+			boolean drainingBeforeChecksEnded = app.lines().stream().anyMatch((line) -> line.contains("Draining "));
+
+			// After the delay: draining, new connections refused.
+			String draining = app.awaitLine("Draining ", Duration.ofSeconds(10));
+			long drainingSeenMillis = millisSince(sigtermNanos);
+			app.awaitLine(WebDrainIT.STOPPED_ACCEPTING, Duration.ofSeconds(5));
+			Outcome newConnection = get(port, "/hello");
+			boolean aliveAtNewConnection = app.isAlive();
+
+			Outcome spanningOutcome = spanning.get(30, TimeUnit.SECONDS);
+			Duration exitTime = app.awaitExit(Duration.ofSeconds(20));
+			JournalFile units = JournalFile.read(journal);
+			List<String> lines = app.lines();
+			String context = "\n" + units + "\n" + app.tail(60);
+			String summary = lines.stream()
+				.filter((line) -> GracefulShutdownIT.SUMMARY.matcher(line).find())
+				.reduce((first, second) -> second)
+				.orElseThrow(() -> new AssertionError("No summary line" + context));
+
+			System.out.printf("E2E-METRIC drain-delay: exitAfterSigterm=%d ms, delayLineSeenAfter=%d ms,"
+					+ " readinessDuringDelay=%s, helloDuringDelay=%s (Connection: %s), delayChecksDoneAfter=%d ms,"
+					+ " drainingSeenAfter=%d ms, newConnectionAfterDraining=%s in %d ms, spanningRequest=%s (Connection: %s),"
+					+ " exitValue=%d%n",
+					exitTime.toMillis(), delaySeenMillis, readyDuring.brief(), helloDuring.brief(),
+					connectionHeader(helloDuring), delayChecksDoneMillis, drainingSeenMillis, newConnection.brief(),
+					newConnection.elapsed().toMillis(), spanningOutcome.brief(), connectionHeader(spanningOutcome),
+					app.exitValue());
+
+			assertThat(delayLine).as("drain-delay line" + context).contains("drain-delay 2.00 s");
+			assertThat(drainingBeforeChecksEnded)
+				.as("the checks during the delay ended before draining began (they took until " + delayChecksDoneMillis
+						+ " ms after SIGTERM)" + context)
+				.isFalse();
+			assertThat(readyDuring.isStatus(503)).as("readiness during the drain delay: " + readyDuring + context)
+				.isTrue();
+			assertThat(readyDuring.response().body()).as("readiness during the drain delay" + context)
+				.contains("OUT_OF_SERVICE");
+			assertThat(helloDuring.isStatus(200)).as("/hello on a new connection during the drain delay: "
+					+ helloDuring + context).isTrue();
+			assertThat(helloDuring.response().body()).isEqualTo("hello");
+			assertThat(helloDuring.response().closesConnection())
+				.as("/hello during the drain delay carries Connection: close: " + helloDuring + context)
+				.isTrue();
+
+			assertThat(drainingSeenMillis).as("draining began only after the drain delay" + context)
+				.isGreaterThanOrEqualTo(DRAIN_DELAY.toMillis());
+			assertThat(draining).as("draining line" + context).contains("within 10.00 s");
+			assertThat(aliveAtNewConnection).as("the app was still running at the new-connection probe" + context)
+				.isTrue();
+			assertThat(newConnection.kind()).as("a new connection while draining: " + newConnection + context)
+				.isIn(EnumSet.of(Kind.REFUSED, Kind.EOF, Kind.RESET));
+			assertThat(newConnection.elapsed()).as("refusing a new connection: " + newConnection + context)
+				.isLessThan(Duration.ofSeconds(1));
+
+			assertThat(spanningOutcome.isStatus(200)).as("the request spanning the delay: " + spanningOutcome + context)
+				.isTrue();
+			assertThat(spanningOutcome.response().body()).isEqualTo("{\"slept\":" + SPANNING_MS + "}");
+			assertThat(spanningOutcome.response().closesConnection())
+				.as("the request spanning the delay carries Connection: close: " + spanningOutcome + context)
+				.isTrue();
+
+			assertThat(summary).as("summary" + context)
+				.contains("Graceful shutdown COMPLETED")
+				.contains("0 stragglers");
+			assertThat(units.unfinished()).as("units cut in half" + context).isEmpty();
+			assertThat(units.spans("slow").stream().anyMatch((span) -> span.inFlightAt(sigtermAt)))
+				.as("the spanning request was in flight at SIGTERM" + context)
+				.isTrue();
+			assertThat(exitTime).as("exit time after SIGTERM" + context)
+				.isGreaterThanOrEqualTo(DRAIN_DELAY)
+				.isLessThan(Duration.ofSeconds(12));
+		}
+		finally {
+			clients.shutdownNow();
+		}
+	}
+
+	/**
+	 * One {@code GET} on a new connection, with short timeouts: a refused connection, a
+	 * closed or reset one, or a hang all come back as an {@link Outcome}.
+	 */
+	private static Outcome get(int port, String path) {
+		return Outcome.of(() -> {
+			try (RawHttp connection = RawHttp.connect(port, Duration.ofSeconds(1), Duration.ofSeconds(3))) {
+				return connection.get(path);
+			}
+		});
+	}
+
+	private static String connectionHeader(Outcome outcome) {
+		return (outcome.response() != null) ? outcome.response().header("Connection") : "-";
+	}
+
+	private static long millisSince(long startNanos) {
+		return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNanos);
+	}
+
+}
