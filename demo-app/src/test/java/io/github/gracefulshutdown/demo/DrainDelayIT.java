@@ -11,6 +11,7 @@ import java.util.concurrent.TimeUnit;
 
 import io.github.gracefulshutdown.demo.RawHttp.Outcome;
 import io.github.gracefulshutdown.demo.RawHttp.Outcome.Kind;
+import org.assertj.core.api.SoftAssertions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -50,7 +51,7 @@ class DrainDelayIT {
 				List.of("--demo.journal=" + journal, "--demo.light.unit=500ms", "--demo.heavy.unit=1s",
 						"--graceful-shutdown.drain-delay=" + DRAIN_DELAY.toSeconds() + "s",
 						"--spring.lifecycle.timeout-per-shutdown-phase=10s", "--server.port=0",
-						WebDrainIT.WEB_DRAIN_DEBUG))) {
+						E2eChecks.WEB_DRAIN_DEBUG))) {
 			int port = app.awaitHttpPort(STARTUP_TIMEOUT);
 			app.awaitLine("Started 2 background jobs: [", STARTUP_TIMEOUT);
 
@@ -60,7 +61,7 @@ class DrainDelayIT {
 			assertThat(readyBefore.isStatus(200)).as("readiness before SIGTERM: " + readyBefore).isTrue();
 			assertThat(readyBefore.response().body()).contains("UP");
 			assertThat(helloBefore.isStatus(200)).as("/hello before SIGTERM: " + helloBefore).isTrue();
-			assertThat(helloBefore.response().closesConnection()).as("/hello before SIGTERM: " + helloBefore).isFalse();
+			assertThat(helloBefore.closesConnection()).as("/hello before SIGTERM: " + helloBefore).isFalse();
 			assertThat(get(port, "/slow?ms=1").isStatus(200)).as("warming up /slow").isTrue();
 
 			Future<Outcome> spanning = clients.submit(() -> Outcome.of(() -> {
@@ -69,7 +70,7 @@ class DrainDelayIT {
 				}
 			}));
 			app.awaitJournal(journal, "the spanning slow request in flight",
-					(read) -> WebDrainIT.unfinished(read, "slow") == 1, Duration.ofSeconds(10));
+					(read) -> E2eChecks.unfinished(read, "slow") == 1, Duration.ofSeconds(10));
 
 			long sigtermAt = app.sigterm();
 			long sigtermNanos = System.nanoTime();
@@ -80,13 +81,14 @@ class DrainDelayIT {
 			long delaySeenMillis = millisSince(sigtermNanos);
 			Outcome readyDuring = get(port, READINESS);
 			Outcome helloDuring = get(port, "/hello");
+			Outcome jsonDuring = get(port, "/slow?ms=1");
 			long delayChecksDoneMillis = millisSince(sigtermNanos);
 			boolean drainingBeforeChecksEnded = app.lines().stream().anyMatch((line) -> line.contains("Draining "));
 
 			// After the delay: draining, new connections refused.
 			String draining = app.awaitLine("Draining ", Duration.ofSeconds(10));
 			long drainingSeenMillis = millisSince(sigtermNanos);
-			app.awaitLine(WebDrainIT.STOPPED_ACCEPTING, Duration.ofSeconds(5));
+			app.awaitLine(E2eChecks.STOPPED_ACCEPTING, Duration.ofSeconds(5));
 			Outcome newConnection = get(port, "/hello");
 			boolean aliveAtNewConnection = app.isAlive();
 
@@ -95,63 +97,75 @@ class DrainDelayIT {
 			JournalFile units = JournalFile.read(journal);
 			List<String> lines = app.lines();
 			String context = "\n" + units + "\n" + app.tail(60);
-			String summary = lines.stream()
-				.filter((line) -> GracefulShutdownIT.SUMMARY.matcher(line).find())
-				.reduce((first, second) -> second)
-				.orElseThrow(() -> new AssertionError("No summary line" + context));
+			String summary = E2eChecks.summary(lines, context);
 
 			System.out.printf("E2E-METRIC drain-delay: exitAfterSigterm=%d ms, delayLineSeenAfter=%d ms,"
-					+ " readinessDuringDelay=%s, helloDuringDelay=%s (Connection: %s), delayChecksDoneAfter=%d ms,"
+					+ " readinessDuringDelay=%s, helloDuringDelay=%s (Connection: %s), jsonDuringDelay=%s (Connection: %s),"
+					+ " delayChecksDoneAfter=%d ms,"
 					+ " drainingSeenAfter=%d ms, newConnectionAfterDraining=%s in %d ms, spanningRequest=%s (Connection: %s),"
 					+ " exitValue=%d%n",
 					exitTime.toMillis(), delaySeenMillis, readyDuring.brief(), helloDuring.brief(),
-					connectionHeader(helloDuring), delayChecksDoneMillis, drainingSeenMillis, newConnection.brief(),
-					newConnection.elapsed().toMillis(), spanningOutcome.brief(), connectionHeader(spanningOutcome),
+					helloDuring.connectionHeader(), jsonDuring.brief(), jsonDuring.connectionHeader(),
+					delayChecksDoneMillis, drainingSeenMillis, newConnection.brief(),
+					newConnection.elapsed().toMillis(), spanningOutcome.brief(), spanningOutcome.connectionHeader(),
 					app.exitValue());
 
-			assertThat(delayLine).as("drain-delay line" + context).contains("drain-delay 2.00 s");
-			assertThat(drainingBeforeChecksEnded)
+			// Every check, so that one failure does not hide the others.
+			SoftAssertions softly = new SoftAssertions();
+			softly.assertThat(delayLine).as("drain-delay line").contains("drain-delay 2.00 s");
+			softly.assertThat(drainingBeforeChecksEnded)
 				.as("the checks during the delay ended before draining began (they took until " + delayChecksDoneMillis
-						+ " ms after SIGTERM)" + context)
+						+ " ms after SIGTERM)")
 				.isFalse();
-			assertThat(readyDuring.isStatus(503)).as("readiness during the drain delay: " + readyDuring + context)
+			softly.assertThat(readyDuring.isStatus(503)).as("readiness during the drain delay: " + readyDuring)
 				.isTrue();
-			assertThat(readyDuring.response().body()).as("readiness during the drain delay" + context)
+			softly.assertThat(readyDuring.body()).as("readiness during the drain delay")
 				.contains("OUT_OF_SERVICE");
-			assertThat(helloDuring.isStatus(200)).as("/hello on a new connection during the drain delay: "
-					+ helloDuring + context).isTrue();
-			assertThat(helloDuring.response().body()).isEqualTo("hello");
-			assertThat(helloDuring.response().closesConnection())
-				.as("/hello during the drain delay carries Connection: close: " + helloDuring + context)
+			softly.assertThat(helloDuring.isStatus(200))
+				.as("/hello on a new connection during the drain delay: " + helloDuring)
+				.isTrue();
+			softly.assertThat(helloDuring.body()).as("/hello during the drain delay").isEqualTo("hello");
+			softly.assertThat(helloDuring.closesConnection())
+				.as("/hello during the drain delay carries Connection: close: " + helloDuring)
+				.isTrue();
+			softly.assertThat(jsonDuring.isStatus(200))
+				.as("/slow?ms=1 on a new connection during the drain delay: " + jsonDuring)
+				.isTrue();
+			softly.assertThat(jsonDuring.closesConnection())
+				.as("/slow?ms=1 during the drain delay carries Connection: close: " + jsonDuring)
 				.isTrue();
 
-			assertThat(drainingSeenMillis).as("draining began only after the drain delay" + context)
+			softly.assertThat(drainingSeenMillis).as("draining began only after the drain delay")
 				.isGreaterThanOrEqualTo(DRAIN_DELAY.toMillis());
-			assertThat(draining).as("draining line" + context).contains("within 10.00 s");
-			assertThat(aliveAtNewConnection).as("the app was still running at the new-connection probe" + context)
+			softly.assertThat(draining).as("draining line").contains("within 10.00 s");
+			softly.assertThat(aliveAtNewConnection)
+				.as("the app was still running at the new-connection probe")
 				.isTrue();
-			assertThat(newConnection.kind()).as("a new connection while draining: " + newConnection + context)
+			softly.assertThat(newConnection.kind()).as("a new connection while draining: " + newConnection)
 				.isIn(EnumSet.of(Kind.REFUSED, Kind.EOF, Kind.RESET));
-			assertThat(newConnection.elapsed()).as("refusing a new connection: " + newConnection + context)
+			softly.assertThat(newConnection.elapsed()).as("refusing a new connection: " + newConnection)
 				.isLessThan(Duration.ofSeconds(1));
 
-			assertThat(spanningOutcome.isStatus(200)).as("the request spanning the delay: " + spanningOutcome + context)
+			softly.assertThat(spanningOutcome.isStatus(200))
+				.as("the request spanning the delay: " + spanningOutcome)
 				.isTrue();
-			assertThat(spanningOutcome.response().body()).isEqualTo("{\"slept\":" + SPANNING_MS + "}");
-			assertThat(spanningOutcome.response().closesConnection())
-				.as("the request spanning the delay carries Connection: close: " + spanningOutcome + context)
+			softly.assertThat(spanningOutcome.body()).as("the request spanning the delay")
+				.isEqualTo("{\"slept\":" + SPANNING_MS + "}");
+			softly.assertThat(spanningOutcome.closesConnection())
+				.as("the request spanning the delay carries Connection: close: " + spanningOutcome)
 				.isTrue();
 
-			assertThat(summary).as("summary" + context)
+			softly.assertThat(summary).as("summary")
 				.contains("Graceful shutdown COMPLETED")
 				.contains("0 stragglers");
-			assertThat(units.unfinished()).as("units cut in half" + context).isEmpty();
-			assertThat(units.spans("slow").stream().anyMatch((span) -> span.inFlightAt(sigtermAt)))
-				.as("the spanning request was in flight at SIGTERM" + context)
+			softly.assertThat(units.unfinished()).as("units cut in half").isEmpty();
+			softly.assertThat(units.spans("slow").stream().anyMatch((span) -> span.inFlightAt(sigtermAt)))
+				.as("the spanning request was in flight at SIGTERM")
 				.isTrue();
-			assertThat(exitTime).as("exit time after SIGTERM" + context)
+			softly.assertThat(exitTime).as("exit time after SIGTERM")
 				.isGreaterThanOrEqualTo(DRAIN_DELAY)
 				.isLessThan(Duration.ofSeconds(12));
+			E2eChecks.assertAll(softly, context);
 		}
 		finally {
 			clients.shutdownNow();
@@ -168,10 +182,6 @@ class DrainDelayIT {
 				return connection.get(path);
 			}
 		});
-	}
-
-	private static String connectionHeader(Outcome outcome) {
-		return (outcome.response() != null) ? outcome.response().header("Connection") : "-";
 	}
 
 	private static long millisSince(long startNanos) {

@@ -377,6 +377,30 @@ final class RawHttp implements AutoCloseable {
 		}
 
 		/**
+		 * Returns the body of the response.
+		 * @return the body, or {@code null} if there was no response
+		 */
+		String body() {
+			return (this.response != null) ? this.response.body() : null;
+		}
+
+		/**
+		 * Whether there was a response and it said {@code Connection: close}.
+		 * @return whether the server announced that it closes the connection
+		 */
+		boolean closesConnection() {
+			return this.response != null && this.response.closesConnection();
+		}
+
+		/**
+		 * Returns the {@code Connection} header of the response.
+		 * @return the header, {@code null} if absent, or {@code "-"} if there was no response
+		 */
+		String connectionHeader() {
+			return (this.response != null) ? this.response.header("Connection") : "-";
+		}
+
+		/**
 		 * A short description for metric lines: the status, or the kind of failure.
 		 * @return the description
 		 */

@@ -15,6 +15,7 @@ import java.util.regex.Pattern;
 
 import io.github.gracefulshutdown.demo.RawHttp.Outcome;
 import io.github.gracefulshutdown.demo.RawHttp.Outcome.Kind;
+import org.assertj.core.api.SoftAssertions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -38,11 +39,7 @@ class WebDrainIT {
 
 	private static final Pattern REQUESTS_DRAINED = Pattern.compile("(\\d+) requests drained");
 
-	// The connectors are paused and idle keep-alive connections closed when this is logged
-	// (at debug); the "Draining" line is logged just before, so it does not order the two.
-	static final String STOPPED_ACCEPTING = "Tomcat stopped accepting connections";
-
-	static final String WEB_DRAIN_DEBUG = "--logging.level.io.github.gracefulshutdown.web.WebServerDrain=debug";
+	private static final Pattern IDLE_CLOSED = Pattern.compile("closed (\\d+) idle keep-alive connection");
 
 	@TempDir
 	Path tempDir;
@@ -59,7 +56,8 @@ class WebDrainIT {
 		});
 		try (DemoProcess app = DemoProcess.start("web-drain",
 				List.of("--demo.journal=" + journal, "--demo.light.unit=500ms", "--demo.heavy.unit=2500ms",
-						"--spring.lifecycle.timeout-per-shutdown-phase=15s", "--server.port=0", WEB_DRAIN_DEBUG))) {
+						"--spring.lifecycle.timeout-per-shutdown-phase=15s", "--server.port=0",
+						E2eChecks.WEB_DRAIN_DEBUG))) {
 			int port = app.awaitHttpPort(STARTUP_TIMEOUT);
 			app.awaitLine("Started 2 background jobs: [", STARTUP_TIMEOUT);
 
@@ -87,14 +85,15 @@ class WebDrainIT {
 					})));
 				}
 				app.awaitJournal(journal, SLOW_REQUESTS + " slow requests and a ledger-rebuild unit in flight",
-						(read) -> unfinished(read, "slow") == SLOW_REQUESTS && read.hasUnfinished("ledger-rebuild"),
+						(read) -> E2eChecks.unfinished(read, "slow") == SLOW_REQUESTS
+								&& read.hasUnfinished("ledger-rebuild"),
 						Duration.ofSeconds(10));
 
 				long sigtermAt = app.sigterm();
 
 				// (c) Once Tomcat is paused: no new connection, no request on the idle one.
 				String draining = app.awaitLine("Draining ", Duration.ofSeconds(10));
-				app.awaitLine(STOPPED_ACCEPTING, Duration.ofSeconds(5));
+				String stoppedAccepting = app.awaitLine(E2eChecks.STOPPED_ACCEPTING, Duration.ofSeconds(5));
 				Outcome newConnection = Outcome.of(() -> {
 					try (RawHttp connection = RawHttp.connect(port, Duration.ofSeconds(1), Duration.ofSeconds(1))) {
 						return connection.get("/hello");
@@ -116,18 +115,15 @@ class WebDrainIT {
 				List<String> lines = app.lines();
 				String context = "\n" + units + "\n" + app.tail(60);
 
-				String summary = lines.stream()
-					.filter((line) -> GracefulShutdownIT.SUMMARY.matcher(line).find())
-					.reduce((first, second) -> second)
-					.orElseThrow(() -> new AssertionError("No summary line" + context));
+				String summary = E2eChecks.summary(lines, context);
 				Matcher drainedMatcher = REQUESTS_DRAINED.matcher(summary);
 				int requestsDrained = drainedMatcher.find() ? Integer.parseInt(drainedMatcher.group(1)) : -1;
 				long slowOk = slowOutcomes.stream()
-					.filter((outcome) -> outcome.isStatus(200) && outcome.response().closesConnection())
+					.filter((outcome) -> outcome.isStatus(200) && outcome.closesConnection())
 					.count();
 				long requestsRemaining = units.spans("slow")
 					.stream()
-					.filter((span) -> span.inFlightAt(sigtermAt))
+					.filter((span) -> span.inFlightAt(sigtermAt) && span.ended())
 					.mapToLong((span) -> span.end() - sigtermAt)
 					.max()
 					.orElse(-1);
@@ -137,57 +133,58 @@ class WebDrainIT {
 					.mapToLong((span) -> span.end() - sigtermAt)
 					.max()
 					.orElse(-1);
+				Matcher closedMatcher = IDLE_CLOSED.matcher(stoppedAccepting);
+				String idleClosed = closedMatcher.find() ? closedMatcher.group(1) : "?";
 				System.out.printf("E2E-METRIC web-drain: exitAfterSigterm=%d ms, requestsRemainingAtSigterm=%d ms,"
 						+ " rebuildUnitRemainingAtSigterm=%d ms, newConnection=%s in %d ms, idleKeepAliveRequest=%s in %d ms,"
-						+ " slowResponses=%d/%d x (200 + Connection: close), requestsDrained=%d, exitValue=%d%n",
+						+ " idleConnectionsClosedByServer=%s, slowResponses=%d/%d x (200 + Connection: close),"
+						+ " requestsDrained=%d, exitValue=%d%n",
 						exitTime.toMillis(), requestsRemaining, rebuildRemaining, newConnection.brief(),
-						newConnection.elapsed().toMillis(), keepAlive.brief(), keepAlive.elapsed().toMillis(), slowOk,
-						SLOW_REQUESTS, requestsDrained, app.exitValue());
+						newConnection.elapsed().toMillis(), keepAlive.brief(), keepAlive.elapsed().toMillis(), idleClosed,
+						slowOk, SLOW_REQUESTS, requestsDrained, app.exitValue());
 
-				assertThat(draining).as("draining line" + context).contains("within 15.00 s");
-				assertThat(aliveAtNewConnection).as("the app was still running at the new-connection probe" + context)
+				// Every check, so that one failure does not hide the others.
+				SoftAssertions softly = new SoftAssertions();
+				softly.assertThat(draining).as("draining line").contains("within 15.00 s");
+				softly.assertThat(aliveAtNewConnection).as("the app was still running at the new-connection probe")
 					.isTrue();
-				assertThat(newConnection.kind())
-					.as("a new connection while draining: " + newConnection + context)
+				softly.assertThat(newConnection.kind()).as("a new connection while draining: " + newConnection)
 					.isIn(EnumSet.of(Kind.REFUSED, Kind.EOF, Kind.RESET));
-				assertThat(newConnection.elapsed()).as("refusing a new connection: " + newConnection + context)
+				softly.assertThat(newConnection.elapsed()).as("refusing a new connection: " + newConnection)
 					.isLessThan(Duration.ofSeconds(1));
-				assertThat(aliveAtKeepAlive).as("the app was still running at the keep-alive probe" + context).isTrue();
-				assertThat(keepAlive.kind() == Kind.EOF || keepAlive.kind() == Kind.RESET || keepAlive.isStatus(503))
+				softly.assertThat(aliveAtKeepAlive).as("the app was still running at the keep-alive probe").isTrue();
+				softly
+					.assertThat(keepAlive.kind() == Kind.EOF || keepAlive.kind() == Kind.RESET || keepAlive.isStatus(503))
 					.as("a request on the idle keep-alive connection while draining gets 503 or a closed connection,"
-							+ " never a hang nor a normal response: " + keepAlive + context)
+							+ " never a hang nor a normal response: " + keepAlive)
 					.isTrue();
 
 				for (int i = 0; i < slowOutcomes.size(); i++) {
 					Outcome outcome = slowOutcomes.get(i);
-					assertThat(outcome.isStatus(200)).as("slow request " + i + ": " + outcome + context).isTrue();
-					assertThat(outcome.response().body()).as("slow request " + i + ": " + outcome + context)
+					softly.assertThat(outcome.isStatus(200)).as("slow request " + i + ": " + outcome).isTrue();
+					softly.assertThat(outcome.body()).as("slow request " + i + ": " + outcome)
 						.isEqualTo("{\"slept\":" + SLOW_MS + "}");
-					assertThat(outcome.response().closesConnection())
-						.as("slow request " + i + " carries Connection: close: " + outcome + context)
+					softly.assertThat(outcome.closesConnection())
+						.as("slow request " + i + " carries Connection: close: " + outcome)
 						.isTrue();
 				}
 
-				assertThat(exitTime).as("exit time after SIGTERM, with requests and a job unit of 2.5 s each in flight"
-						+ context).isLessThan(Duration.ofMillis(4500));
-				assertThat(units.unfinished()).as("units cut in half" + context).isEmpty();
-				assertThat(units.spans("ledger-rebuild").stream().anyMatch((span) -> span.inFlightAt(sigtermAt)))
-					.as("a ledger-rebuild unit was in flight at SIGTERM" + context)
+				softly.assertThat(exitTime)
+					.as("exit time after SIGTERM, with requests and a job unit of 2.5 s each in flight")
+					.isLessThan(Duration.ofMillis(4500));
+				softly.assertThat(units.unfinished()).as("units cut in half").isEmpty();
+				softly.assertThat(units.spans("ledger-rebuild").stream().anyMatch((span) -> span.inFlightAt(sigtermAt)))
+					.as("a ledger-rebuild unit was in flight at SIGTERM")
 					.isTrue();
-				assertThat(summary).as("summary" + context)
-					.contains("Graceful shutdown COMPLETED")
-					.contains("0 stragglers");
-				assertThat(requestsDrained).as("requests drained in: " + summary + context)
+				softly.assertThat(summary).as("summary").contains("Graceful shutdown COMPLETED").contains("0 stragglers");
+				softly.assertThat(requestsDrained).as("requests drained in: " + summary)
 					.isGreaterThanOrEqualTo(SLOW_REQUESTS);
+				E2eChecks.assertAll(softly, context);
 			}
 		}
 		finally {
 			clients.shutdownNow();
 		}
-	}
-
-	static long unfinished(JournalFile journal, String job) {
-		return journal.spans(job).stream().filter((span) -> !span.ended()).count();
 	}
 
 }

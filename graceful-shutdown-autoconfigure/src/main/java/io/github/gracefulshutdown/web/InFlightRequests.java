@@ -34,11 +34,12 @@ import org.springframework.web.filter.OncePerRequestFilter;
  * {@code DeferredResult}, streaming), which stay counted until their async context
  * completes.
  * <p>
- * From the moment readiness becomes REFUSING_TRAFFIC, every response that is not yet
- * committed when its handler returns carries {@code Connection: close}, so clients stop
- * reusing connections to an instance that is about to go away. A response already
- * committed (a body larger than the response buffer, or streamed) cannot get the header;
- * its connection is still closed after it.
+ * From the moment readiness becomes REFUSING_TRAFFIC, every response carries
+ * {@code Connection: close}, so clients stop reusing connections to an instance that is
+ * about to go away: set before the handler runs for requests that arrive from then on,
+ * and after it for requests already in flight, if their response is not committed yet.
+ * A response committed earlier (flushed, streamed, or larger than the response buffer)
+ * cannot get the header; Tomcat still closes its connection after it once draining.
  * <p>
  * Counting costs one atomic increment and one concurrent-set entry per request.
  */
@@ -64,6 +65,11 @@ public final class InFlightRequests extends OncePerRequestFilter
 				connection(request.getRemoteAddr(), request.getRemotePort()));
 		this.active.incrementAndGet();
 		this.requests.add(inFlight);
+		if (this.closeConnections) {
+			// Set up front: a handler may commit the response (a converter that flushes)
+			// before it returns to us.
+			response.setHeader(HttpHeaders.CONNECTION, "close");
+		}
 		try {
 			chain.doFilter(request, response);
 		}
