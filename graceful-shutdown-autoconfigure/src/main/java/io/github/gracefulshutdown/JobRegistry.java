@@ -209,6 +209,22 @@ public final class JobRegistry {
 	}
 
 	/**
+	 * Returns how many jobs of one kind are active. It walks the active jobs, so it is
+	 * meant for gauges and status pages, not hot paths.
+	 * @param kind the kind
+	 * @return the count
+	 */
+	public long activeCount(JobKind kind) {
+		long count = 0;
+		for (Handle job : this.activeJobs) {
+			if (job.kind == kind) {
+				count++;
+			}
+		}
+		return count;
+	}
+
+	/**
 	 * Returns a snapshot of the active jobs, and of background jobs that have ended,
 	 * oldest first.
 	 * @return the jobs

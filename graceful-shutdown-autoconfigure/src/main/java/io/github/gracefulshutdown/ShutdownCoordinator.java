@@ -4,7 +4,9 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.LinkedHashMap;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -74,6 +76,8 @@ public final class ShutdownCoordinator implements SmartLifecycle, ApplicationCon
 	private volatile Instant startedAt;
 
 	private volatile Instant deadline;
+
+	private volatile Instant finishedAt;
 
 	private volatile List<ShutdownParticipant.InFlight> stragglers = List.of();
 
@@ -152,8 +156,9 @@ public final class ShutdownCoordinator implements SmartLifecycle, ApplicationCon
 			this.state = ShutdownState.TIMED_OUT;
 		}
 
-		summary.insert(0, "Graceful shutdown " + this.state + " in "
-				+ format(Duration.ofNanos(System.nanoTime() - startNanos)) + ": ");
+		Duration took = Duration.ofNanos(System.nanoTime() - startNanos);
+		this.finishedAt = this.startedAt.plus(took);
+		summary.insert(0, "Graceful shutdown " + this.state + " in " + format(took) + ": ");
 		summary.append(count(this.stragglers.size(), "straggler"));
 		if (!this.stragglers.isEmpty()) {
 			summary.append(this.stragglers.stream()
@@ -198,8 +203,8 @@ public final class ShutdownCoordinator implements SmartLifecycle, ApplicationCon
 			}
 			catch (TimeoutException ex) {
 				if (!done.isDone() && deadlineNanos - System.nanoTime() > 0) {
-					logger.info("draining: " + inFlightSummary() + ", "
-							+ format(Duration.ofNanos(deadlineNanos - System.nanoTime())) + " left");
+					logger.info("draining: " + inFlightSummary() + ", " + String.format(Locale.ROOT, "%.1f s left",
+							(deadlineNanos - System.nanoTime()) / 1e9));
 				}
 			}
 			catch (ExecutionException ex) {
@@ -293,7 +298,7 @@ public final class ShutdownCoordinator implements SmartLifecycle, ApplicationCon
 		StringBuilder summary = new StringBuilder();
 		for (ShutdownParticipant participant : this.participants) {
 			if (participant.finishedCount() >= 0) {
-				summary.append(count(participant.inFlight().size(), participant.name())).append(", ");
+				summary.append(count(participant.inFlightCount(), participant.name())).append(", ");
 			}
 		}
 		List<JobInfo> jobs = this.registry.jobs()
@@ -367,6 +372,29 @@ public final class ShutdownCoordinator implements SmartLifecycle, ApplicationCon
 	 */
 	public Instant deadline() {
 		return this.deadline;
+	}
+
+	/**
+	 * Returns when the sequence ended.
+	 * @return the instant, or {@code null} until it has ended
+	 */
+	public Instant finishedAt() {
+		return this.finishedAt;
+	}
+
+	/**
+	 * Returns how much is in flight now for each participant that counts its units, by
+	 * the participant's name (such as {@code "request"}).
+	 * @return the counts, in participant order
+	 */
+	public Map<String, Long> inFlight() {
+		Map<String, Long> inFlight = new LinkedHashMap<>();
+		for (ShutdownParticipant participant : this.participants) {
+			if (participant.finishedCount() >= 0) {
+				inFlight.merge(participant.name(), participant.inFlightCount(), Long::sum);
+			}
+		}
+		return inFlight;
 	}
 
 	/**

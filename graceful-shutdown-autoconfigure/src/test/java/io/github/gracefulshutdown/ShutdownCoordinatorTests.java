@@ -179,7 +179,7 @@ class ShutdownCoordinatorTests {
 		Thread.sleep(350);
 		job.close();
 		assertThat(stopped.await(5, TimeUnit.SECONDS)).isTrue();
-		assertThat(output).containsPattern("draining: 1 job \\(ledger-sync 45%\\), \\d+\\.\\d\\d s left");
+		assertThat(output).containsPattern("draining: 1 job \\(ledger-sync 45%\\), \\d+\\.\\d s left");
 	}
 
 	@Test

@@ -7,6 +7,7 @@ import io.github.gracefulshutdown.ShutdownCoordinator;
 import io.github.gracefulshutdown.ShutdownParticipant;
 import io.github.gracefulshutdown.ShutdownToken;
 import io.github.gracefulshutdown.background.BackgroundJobProcessor;
+import io.micrometer.observation.ObservationRegistry;
 
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
@@ -56,13 +57,15 @@ public final class GracefulShutdownAutoConfiguration {
 
 	@Bean
 	static BackgroundJobProcessor backgroundJobProcessor(ObjectProvider<ShutdownToken> shutdownToken,
-			ObjectProvider<JobRegistry> jobRegistry, Environment environment) {
+			ObjectProvider<JobRegistry> jobRegistry, ObjectProvider<ObservationRegistry> observationRegistry,
+			Environment environment) {
 		// A post-processor is created before properties beans; bind (and validate) directly.
 		GracefulShutdownProperties.RestartBackoff backoff = Binder.get(environment)
 			.bindOrCreate(GracefulShutdownProperties.PREFIX + ".restart-backoff",
 					GracefulShutdownProperties.RestartBackoff.class);
 		backoff.validate();
-		return new BackgroundJobProcessor(shutdownToken, jobRegistry, backoff.getInitial(), backoff.getMax());
+		return new BackgroundJobProcessor(shutdownToken, jobRegistry, observationRegistry, backoff.getInitial(),
+				backoff.getMax());
 	}
 
 	@Bean

@@ -12,6 +12,8 @@ import io.github.gracefulshutdown.JobRegistry;
 import io.github.gracefulshutdown.ShutdownInProgressException;
 import io.github.gracefulshutdown.ShutdownToken;
 import io.github.gracefulshutdown.TrackedJob;
+import io.micrometer.observation.Observation;
+import io.micrometer.observation.ObservationRegistry;
 import org.apache.commons.logging.Log;
 import org.apache.commons.logging.LogFactory;
 
@@ -23,6 +25,8 @@ import org.springframework.util.ReflectionUtils;
  * is tracked in the registry for the whole life of its thread, backoffs included.
  */
 final class BackgroundJob implements Runnable {
+
+	static final String RUNS_OBSERVATION = "graceful.shutdown.background.runs";
 
 	private static final Log logger = LogFactory.getLog(BackgroundJob.class);
 
@@ -44,6 +48,8 @@ final class BackgroundJob implements Runnable {
 
 	private final CountDownLatch begun;
 
+	private final ObservationRegistry observations;
+
 	private TrackedJob job;
 
 	/**
@@ -52,7 +58,8 @@ final class BackgroundJob implements Runnable {
 	 * {@link FailurePolicy#SHUTDOWN}
 	 */
 	BackgroundJob(String name, Object bean, Method method, FailurePolicy policy, ShutdownToken token,
-			JobRegistry registry, Backoff backoff, IntConsumer shutdown, CountDownLatch begun) {
+			JobRegistry registry, Backoff backoff, IntConsumer shutdown, CountDownLatch begun,
+			ObservationRegistry observations) {
 		this.name = name;
 		this.bean = bean;
 		this.method = method;
@@ -62,6 +69,7 @@ final class BackgroundJob implements Runnable {
 		this.shutdown = shutdown;
 		this.registry = registry;
 		this.begun = begun;
+		this.observations = observations;
 		ReflectionUtils.makeAccessible(method);
 	}
 
@@ -156,13 +164,34 @@ final class BackgroundJob implements Runnable {
 		}
 	}
 
+	/**
+	 * Runs the method once, observed as {@code graceful.shutdown.background.runs} with
+	 * the job's name and how the run ended: {@code returned}, {@code stopped} (by the
+	 * token or an interrupt during shutdown) or {@code failed}.
+	 */
 	private void invoke() throws Throwable {
+		Observation observation = Observation.createNotStarted(RUNS_OBSERVATION, this.observations)
+			.lowCardinalityKeyValue("job", this.name)
+			.contextualName("background " + this.name)
+			.start();
+		String outcome = "returned";
 		Object[] args = (this.method.getParameterCount() == 0) ? new Object[0] : new Object[] { this.token };
-		try {
+		try (Observation.Scope scope = observation.openScope()) {
 			this.method.invoke(this.bean, args);
 		}
 		catch (InvocationTargetException ex) {
-			throw ex.getTargetException();
+			Throwable failure = ex.getTargetException();
+			if (this.token.isShutdownRequested() && isStopSignal(failure)) {
+				outcome = "stopped";
+			}
+			else {
+				outcome = "failed";
+				observation.error(failure);
+			}
+			throw failure;
+		}
+		finally {
+			observation.lowCardinalityKeyValue("outcome", outcome).stop();
 		}
 	}
 

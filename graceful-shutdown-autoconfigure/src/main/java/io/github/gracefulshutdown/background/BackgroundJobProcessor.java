@@ -13,6 +13,7 @@ import java.util.function.IntConsumer;
 import io.github.gracefulshutdown.Background;
 import io.github.gracefulshutdown.JobRegistry;
 import io.github.gracefulshutdown.ShutdownToken;
+import io.micrometer.observation.ObservationRegistry;
 import org.apache.commons.logging.Log;
 import org.apache.commons.logging.LogFactory;
 
@@ -57,6 +58,8 @@ public class BackgroundJobProcessor implements BeanPostProcessor, SmartInitializ
 
 	private final ObjectProvider<JobRegistry> registry;
 
+	private final ObjectProvider<ObservationRegistry> observations;
+
 	private final BackgroundJob.Backoff backoff;
 
 	private final Map<String, Definition> definitions = new LinkedHashMap<>();
@@ -71,13 +74,16 @@ public class BackgroundJobProcessor implements BeanPostProcessor, SmartInitializ
 	 * Creates a processor.
 	 * @param token the token the jobs watch
 	 * @param registry the registry the jobs are tracked in
+	 * @param observations where each run of a job is observed, if anywhere
 	 * @param restartInitialBackoff the first delay before a failed job restarts
 	 * @param restartMaxBackoff the longest delay before a failed job restarts
 	 */
 	public BackgroundJobProcessor(ObjectProvider<ShutdownToken> token, ObjectProvider<JobRegistry> registry,
-			Duration restartInitialBackoff, Duration restartMaxBackoff) {
+			ObjectProvider<ObservationRegistry> observations, Duration restartInitialBackoff,
+			Duration restartMaxBackoff) {
 		this.token = token;
 		this.registry = registry;
+		this.observations = observations;
 		this.backoff = new BackgroundJob.Backoff(restartInitialBackoff, restartMaxBackoff);
 	}
 
@@ -142,12 +148,13 @@ public class BackgroundJobProcessor implements BeanPostProcessor, SmartInitializ
 		ShutdownToken token = this.token.getObject();
 		JobRegistry registry = this.registry.getObject();
 		ThreadFactory threads = threadFactory();
+		ObservationRegistry observations = this.observations.getIfAvailable(() -> ObservationRegistry.NOOP);
 		IntConsumer shutdown = (status) -> System.exit(SpringApplication.exit(this.context,
 				() -> status));
 		CountDownLatch begun = new CountDownLatch(this.definitions.size());
 		for (Definition definition : this.definitions.values()) {
 			BackgroundJob job = new BackgroundJob(definition.name, definition.bean, definition.method,
-					definition.annotation.onFailure(), token, registry, this.backoff, shutdown, begun);
+					definition.annotation.onFailure(), token, registry, this.backoff, shutdown, begun, observations);
 			Thread thread = threads.newThread(job);
 			thread.setName("background-" + definition.name);
 			thread.start();

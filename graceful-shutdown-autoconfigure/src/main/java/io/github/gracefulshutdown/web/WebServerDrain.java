@@ -98,6 +98,12 @@ public final class WebServerDrain implements ShutdownParticipant {
 	}
 
 	@Override
+	public long inFlightCount() {
+		InFlightRequests requests = this.requests.getIfAvailable();
+		return (requests != null) ? requests.activeCount() : 0;
+	}
+
+	@Override
 	public long finishedCount() {
 		InFlightRequests requests = this.requests.getIfAvailable();
 		// A reactive server is drained, but its requests are not counted.

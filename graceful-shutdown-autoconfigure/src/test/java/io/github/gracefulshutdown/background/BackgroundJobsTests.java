@@ -15,6 +15,7 @@ import io.github.gracefulshutdown.JobRegistry;
 import io.github.gracefulshutdown.JobState;
 import io.github.gracefulshutdown.ShutdownToken;
 import io.github.gracefulshutdown.autoconfigure.GracefulShutdownAutoConfiguration;
+import io.micrometer.observation.ObservationRegistry;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledForJreRange;
 import org.junit.jupiter.api.condition.JRE;
@@ -155,7 +156,7 @@ class BackgroundJobsTests {
 				new BackgroundJob.Backoff(Duration.ofMillis(10), Duration.ofMillis(10)), (status) -> {
 					statuses.add(status);
 					exited.countDown();
-				}, new CountDownLatch(1));
+				}, new CountDownLatch(1), ObservationRegistry.NOOP);
 		Thread thread = new Thread(job);
 		thread.start();
 		thread.join(5000);

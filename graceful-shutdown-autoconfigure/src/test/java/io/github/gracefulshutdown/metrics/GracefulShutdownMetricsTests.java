@@ -1,0 +1,70 @@
+package io.github.gracefulshutdown.metrics;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import io.github.gracefulshutdown.JobKind;
+import io.github.gracefulshutdown.JobRegistry;
+import io.github.gracefulshutdown.ShutdownCoordinator;
+import io.github.gracefulshutdown.ShutdownToken;
+import io.github.gracefulshutdown.TrackedJob;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import org.junit.jupiter.api.Test;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class GracefulShutdownMetricsTests {
+
+	private final ShutdownToken token = new ShutdownToken();
+
+	private final JobRegistry registry = new JobRegistry(this.token);
+
+	private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
+
+	@Test
+	void gaugesFollowTheJobsAndTheState() throws Exception {
+		ShutdownCoordinator coordinator = coordinator(Duration.ofSeconds(10));
+		new GracefulShutdownMetrics(coordinator, this.registry).bindTo(this.meters);
+		TrackedJob job = this.registry.begin("import", JobKind.ASYNC);
+		this.registry.begin("sync", JobKind.BACKGROUND).close();
+		assertThat(this.meters.get("graceful.shutdown.jobs.active").tag("kind", "ASYNC").gauge().value()).isEqualTo(1);
+		assertThat(this.meters.get("graceful.shutdown.jobs.active").tag("kind", "BACKGROUND").gauge().value()).isZero();
+		assertThat(this.meters.get("graceful.shutdown.state").gauge().value()).isZero();
+		assertThat(this.meters.find("graceful.shutdown.requests.active").gauge()).as("no web server").isNull();
+		job.close();
+		coordinator.stop();
+		assertThat(this.meters.get("graceful.shutdown.state").gauge().value()).isEqualTo(3);
+		assertThat(this.meters.get("graceful.shutdown.duration").tag("outcome", "completed").timer().count())
+			.isEqualTo(1);
+		assertThat(this.meters.get("graceful.shutdown.stragglers").counter().count()).isZero();
+	}
+
+	@Test
+	void aTimedOutShutdownCountsItsStragglers() throws Exception {
+		ShutdownCoordinator coordinator = coordinator(Duration.ofMillis(100));
+		new GracefulShutdownMetrics(coordinator, this.registry).bindTo(this.meters);
+		// Begun on a thread of their own: stragglers' threads are interrupted at the deadline.
+		Thread beginner = new Thread(() -> {
+			this.registry.begin("deaf");
+			this.registry.begin("deaf");
+		});
+		beginner.start();
+		beginner.join();
+		coordinator.stop();
+		assertThat(this.meters.get("graceful.shutdown.state").gauge().value()).isEqualTo(4);
+		assertThat(this.meters.get("graceful.shutdown.stragglers").counter().count()).isEqualTo(2);
+		assertThat(this.meters.get("graceful.shutdown.duration")
+			.tag("outcome", "timed_out")
+			.timer()
+			.totalTime(TimeUnit.MILLISECONDS)).isGreaterThanOrEqualTo(100);
+	}
+
+	private ShutdownCoordinator coordinator(Duration timeout) {
+		ShutdownCoordinator coordinator = new ShutdownCoordinator(this.token, this.registry, List.of(), Duration.ZERO,
+				timeout, Duration.ofSeconds(10), true);
+		coordinator.start();
+		return coordinator;
+	}
+
+}
