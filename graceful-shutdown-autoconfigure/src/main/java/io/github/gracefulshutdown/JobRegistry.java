@@ -20,6 +20,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Consumer;
 
 /**
  * The work shutdown waits for: Go's {@code sync.WaitGroup}, with names.
@@ -152,12 +153,44 @@ public final class JobRegistry {
 	 */
 	public Runnable track(String name, JobKind kind, Runnable task) {
 		Objects.requireNonNull(task, "task must not be null");
-		TrackedJob job = begin(name, kind);
+		TrackedJob job = queued(begin(name, kind));
 		return () -> {
 			try (job) {
 				runAs(job, task);
 			}
 		};
+	}
+
+	/**
+	 * Tracks a task from now, like {@link #track(String, Runnable)}, handing it its job so
+	 * that it can report progress:
+	 * <pre>{@code
+	 * executor.execute(registry.track("import", (job) -> {
+	 *     for (int i = 0; i < rows.size(); i++) {
+	 *         importRow(rows.get(i));
+	 *         job.progress(i + 1, rows.size());
+	 *     }
+	 * }));
+	 * }</pre>
+	 * @param name the job's name
+	 * @param task the work, given its job
+	 * @return a task that ends the job when it completes
+	 * @throws ShutdownInProgressException if the shutdown deadline has passed
+	 */
+	public Runnable track(String name, Consumer<TrackedJob> task) {
+		Objects.requireNonNull(task, "task must not be null");
+		TrackedJob job = queued(begin(name));
+		return () -> {
+			try (job) {
+				runAs(job, () -> task.accept(job));
+			}
+		};
+	}
+
+	// Queued work has no thread yet: the submitter's must not be reported or interrupted.
+	private static TrackedJob queued(TrackedJob job) {
+		((Handle) job).thread = null;
+		return job;
 	}
 
 	/**
@@ -170,7 +203,7 @@ public final class JobRegistry {
 	 */
 	public <T> Callable<T> track(String name, Callable<T> task) {
 		Objects.requireNonNull(task, "task must not be null");
-		TrackedJob job = begin(name);
+		TrackedJob job = queued(begin(name));
 		return () -> {
 			try (job) {
 				return callAs(job, task);

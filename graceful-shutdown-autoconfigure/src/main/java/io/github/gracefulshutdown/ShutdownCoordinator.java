@@ -46,6 +46,9 @@ public final class ShutdownCoordinator implements SmartLifecycle, ApplicationCon
 	 */
 	public static final int PHASE = Integer.MAX_VALUE - 512;
 
+	// How many stragglers the deadline report describes one by one, with their stacks.
+	private static final int REPORT_LIMIT = 50;
+
 	// Room for the deadline report and the summary after the deadline itself.
 	private static final Duration REPORT_MARGIN = Duration.ofSeconds(5);
 
@@ -161,9 +164,7 @@ public final class ShutdownCoordinator implements SmartLifecycle, ApplicationCon
 		summary.insert(0, "Graceful shutdown " + this.state + " in " + format(took) + ": ");
 		summary.append(count(this.stragglers.size(), "straggler"));
 		if (!this.stragglers.isEmpty()) {
-			summary.append(this.stragglers.stream()
-				.map(ShutdownParticipant.InFlight::description)
-				.collect(Collectors.joining(", ", " (", ")")));
+			summary.append(" (").append(byName(this.stragglers)).append(')');
 		}
 		if (this.state == ShutdownState.COMPLETED) {
 			logger.info(summary);
@@ -226,18 +227,24 @@ public final class ShutdownCoordinator implements SmartLifecycle, ApplicationCon
 			.append(count(left.size(), "straggler"))
 			.append(this.interruptStragglers ? "; interrupting their threads" : "")
 			.append(':');
-		for (ShutdownParticipant.InFlight straggler : left) {
+		// Bounded: ten thousand stacks would bury the log and delay the exit.
+		for (ShutdownParticipant.InFlight straggler : left.subList(0, Math.min(left.size(), REPORT_LIMIT))) {
 			report.append("\n  ")
 				.append(straggler.description())
 				.append(", running for ")
 				.append(format(Duration.ofMillis(now - straggler.startedAt().toEpochMilli())));
 			Thread thread = straggler.thread();
-			if (thread != null) {
-				report.append(", on thread ").append(thread.getName());
-				for (StackTraceElement frame : thread.getStackTrace()) {
-					report.append("\n      at ").append(frame);
-				}
+			if (thread == null) {
+				report.append(", on no thread (queued, or waiting asynchronously)");
+				continue;
 			}
+			report.append(", on thread ").append(thread.getName());
+			for (StackTraceElement frame : thread.getStackTrace()) {
+				report.append("\n      at ").append(frame);
+			}
+		}
+		if (left.size() > REPORT_LIMIT) {
+			report.append("\n  ... and ").append(left.size() - REPORT_LIMIT).append(" more: ").append(byName(left));
 		}
 		logger.warn(report);
 		if (this.interruptStragglers) {
@@ -322,6 +329,23 @@ public final class ShutdownCoordinator implements SmartLifecycle, ApplicationCon
 		catch (InterruptedException ex) {
 			Thread.currentThread().interrupt();
 		}
+	}
+
+	/**
+	 * Names stragglers compactly: {@code GET /events, TRACKED job 'import' x9998}, the
+	 * largest groups first, at most ten of them.
+	 */
+	private static String byName(List<ShutdownParticipant.InFlight> stragglers) {
+		Map<String, Long> counts = stragglers.stream()
+			.collect(Collectors.groupingBy(ShutdownParticipant.InFlight::description, LinkedHashMap::new,
+					Collectors.counting()));
+		String named = counts.entrySet()
+			.stream()
+			.sorted(Map.Entry.<String, Long>comparingByValue().reversed())
+			.limit(10)
+			.map((entry) -> entry.getKey() + ((entry.getValue() > 1) ? " x" + entry.getValue() : ""))
+			.collect(Collectors.joining(", "));
+		return (counts.size() > 10) ? named + ", ..." : named;
 	}
 
 	private static String count(long n, String noun) {

@@ -15,11 +15,11 @@ package io.github.gracefulshutdown;
  * call counts. Progress is for people: it shows in the status endpoint and the
  * shutdown progress log.
  * <p>
- * A job belongs to the thread that last began it, ran it (through
- * {@link JobRegistry#track(String, Runnable)}) or reported its progress: that thread's
- * stack is logged, and it is interrupted, if the job is still running at the deadline.
- * A job begun on one thread and worked on by another should report progress from the
- * working thread, or be handed over with {@code track}.
+ * A job belongs to the thread that began it, ran it (through
+ * {@link JobRegistry#track(String, Runnable)}) or last reported its progress: that
+ * thread's stack is logged, and it is interrupted, if the job is still running at the
+ * deadline. Work handed to another thread is best tracked with {@code track}, which
+ * binds the job to the thread that runs it, and to no thread while it is queued.
  */
 public interface TrackedJob extends AutoCloseable {
 

@@ -172,6 +172,41 @@ class JobRegistryTests {
 	}
 
 	@Test
+	void trackHandsTheTaskItsJobForProgress() throws Exception {
+		CountDownLatch release = new CountDownLatch(1);
+		Runnable task = this.registry.track("import", (job) -> {
+			job.progress(3, 4);
+			try {
+				release.await();
+			}
+			catch (InterruptedException ex) {
+				Thread.currentThread().interrupt();
+			}
+		});
+		Thread worker = new Thread(task, "worker");
+		worker.start();
+		long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+		while (this.registry.jobs().get(0).progress() == null && System.nanoTime() < deadline) {
+			Thread.sleep(5);
+		}
+		assertThat(this.registry.jobs()).singleElement()
+			.satisfies((job) -> assertThat(job.progress().percent()).isEqualTo(75));
+		assertThat(this.registry.activeJobs()).singleElement()
+			.satisfies((job) -> assertThat(job.thread()).isSameAs(worker));
+		release.countDown();
+		worker.join();
+		assertThat(this.registry.activeCount()).isZero();
+	}
+
+	@Test
+	void queuedWorkBelongsToNoThreadUntilItRuns() {
+		this.registry.track("queued", () -> {
+		});
+		assertThat(this.registry.activeJobs()).singleElement()
+			.satisfies((job) -> assertThat(job.thread()).as("not the submitter's thread").isNull());
+	}
+
+	@Test
 	void runAndCallTrackOnTheCallingThreadAndEndOnFailure() throws Exception {
 		this.registry.run("run", () -> assertThat(this.registry.activeCount()).isEqualTo(1));
 		assertThat(this.registry.call("call", () -> this.registry.activeCount())).isEqualTo(1L);

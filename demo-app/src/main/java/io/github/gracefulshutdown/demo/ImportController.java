@@ -7,7 +7,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import io.github.gracefulshutdown.JobRegistry;
-import io.github.gracefulshutdown.TrackedJob;
 
 import org.springframework.beans.factory.DisposableBean;
 import org.springframework.beans.factory.annotation.Value;
@@ -89,21 +88,23 @@ class ImportController implements DisposableBean {
 
 	@PostMapping("/imports")
 	@ResponseStatus(HttpStatus.ACCEPTED)
-	Map<String, Object> startImport(@RequestParam(defaultValue = "20") int rows) {
-		String name = "import-" + this.imports.incrementAndGet();
-		// Tracked from submission, so an import still queued at shutdown is awaited too.
-		TrackedJob job = this.registry.begin(name);
-		this.executor.execute(() -> {
-			try (job) {
+	Map<String, Object> startImport(@RequestParam(defaultValue = "20") int rows,
+			@RequestParam(defaultValue = "1") int count) {
+		String first = null;
+		for (int i = 0; i < count; i++) {
+			String name = "import-" + this.imports.incrementAndGet();
+			first = (first != null) ? first : name;
+			// Tracked from submission, so an import still queued at shutdown is awaited too.
+			this.executor.execute(this.registry.track(name, (job) -> {
 				this.journal.start("import", name);
 				for (int row = 1; row <= rows; row++) {
 					Work.perform(this.rowTime);
 					job.progress(row, rows);
 				}
 				this.journal.end("import", name);
-			}
-		});
-		return Map.of("job", name, "rows", rows);
+			}));
+		}
+		return Map.of("job", first, "count", count, "rows", rows);
 	}
 
 	@Override

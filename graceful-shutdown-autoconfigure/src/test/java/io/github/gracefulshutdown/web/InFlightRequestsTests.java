@@ -45,10 +45,20 @@ class InFlightRequestsTests {
 	}
 
 	@Test
-	void aCommittedResponseIsLeftAlone() throws Exception {
-		this.requests.onApplicationEvent(new AvailabilityChangeEvent<>(this, ReadinessState.REFUSING_TRAFFIC));
+	void aRequestInFlightWhenReadinessFlipsGetsTheHeaderIfNotCommittedYet() throws Exception {
 		MockHttpServletResponse response = new MockHttpServletResponse();
-		this.requests.doFilter(new MockHttpServletRequest("GET", "/"), response, (req, res) -> res.flushBuffer());
+		this.requests.doFilter(new MockHttpServletRequest("GET", "/slow"), response, (req, res) -> this.requests
+			.onApplicationEvent(new AvailabilityChangeEvent<>(this, ReadinessState.REFUSING_TRAFFIC)));
+		assertThat(response.getHeader("Connection")).isEqualTo("close");
+	}
+
+	@Test
+	void aResponseCommittedBeforeReadinessFlipsIsLeftAlone() throws Exception {
+		MockHttpServletResponse response = new MockHttpServletResponse();
+		this.requests.doFilter(new MockHttpServletRequest("GET", "/stream"), response, (req, res) -> {
+			res.flushBuffer();
+			this.requests.onApplicationEvent(new AvailabilityChangeEvent<>(this, ReadinessState.REFUSING_TRAFFIC));
+		});
 		assertThat(response.getHeader("Connection")).isNull();
 	}
 
