@@ -14,6 +14,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -187,8 +188,28 @@ public final class JobRegistry {
 		};
 	}
 
+	/**
+	 * Wraps an executor service of your own so that every task submitted through the
+	 * wrapper is a tracked job from submission, named {@code name}:
+	 * <pre>{@code
+	 * ExecutorService mail = registry.track("send-mail", Executors.newFixedThreadPool(4));
+	 * mail.submit(() -> send(message));   // awaited at shutdown, even while queued
+	 * }</pre>
+	 * A task the executor rejects is not tracked: the rejection reaches the caller. A task
+	 * that {@code shutdownNow()} removes from the queue is never run and is reported as a
+	 * straggler at the deadline.
+	 * @param name the name of every job
+	 * @param executor the executor that runs the tasks
+	 * @return the tracking wrapper
+	 */
+	public ExecutorService track(String name, ExecutorService executor) {
+		Objects.requireNonNull(name, "name must not be null");
+		Objects.requireNonNull(executor, "executor must not be null");
+		return new TrackedExecutorService(this, name, executor);
+	}
+
 	// Queued work has no thread yet: the submitter's must not be reported or interrupted.
-	private static TrackedJob queued(TrackedJob job) {
+	static TrackedJob queued(TrackedJob job) {
 		((Handle) job).thread = null;
 		return job;
 	}
@@ -211,7 +232,7 @@ public final class JobRegistry {
 		};
 	}
 
-	private static void runAs(TrackedJob job, Runnable task) {
+	static void runAs(TrackedJob job, Runnable task) {
 		((Handle) job).thread = Thread.currentThread();
 		try {
 			task.run();

@@ -31,6 +31,8 @@ class ImportController implements DisposableBean {
 
 	private final Duration rowTime;
 
+	private final Notifier notifier;
+
 	private final AtomicInteger imports = new AtomicInteger();
 
 	private final ExecutorService executor = Executors.newFixedThreadPool(4, (task) -> {
@@ -45,10 +47,24 @@ class ImportController implements DisposableBean {
 		return thread;
 	});
 
-	ImportController(JobRegistry registry, Journal journal, @Value("${demo.import.row:100ms}") Duration rowTime) {
+	ImportController(JobRegistry registry, Journal journal, Notifier notifier,
+			@Value("${demo.import.row:100ms}") Duration rowTime) {
 		this.registry = registry;
 		this.journal = journal;
+		this.notifier = notifier;
 		this.rowTime = rowTime;
+	}
+
+	/**
+	 * Hands work to {@code @Async}: accepted and tracked even while the application drains.
+	 */
+	@PostMapping("/notify")
+	@ResponseStatus(HttpStatus.ACCEPTED)
+	Map<String, Object> notify(@RequestParam(defaultValue = "1") int count) {
+		for (int i = 0; i < count; i++) {
+			this.notifier.send("n-" + System.nanoTime());
+		}
+		return Map.of("queued", count);
 	}
 
 	@GetMapping("/slow")

@@ -45,21 +45,39 @@ public final class GracefulShutdownProperties {
 	private final RestartBackoff restartBackoff;
 
 	/**
+	 * Whether @Async and @Scheduled executions on Spring Boot's auto-configured executor
+	 * and scheduler are tracked jobs.
+	 */
+	private final boolean trackAsync;
+
+	/**
+	 * What a second SIGTERM or SIGINT during the graceful shutdown does: 'halt' stops the
+	 * process at once, 'ignore' leaves it to the deadline, 'auto' halts only when the
+	 * process runs in a terminal.
+	 */
+	private final SecondSignal secondSignal;
+
+	/**
 	 * Creates the properties; {@link #validate()} rejects values that make no sense.
 	 * @param enabled whether to enable graceful shutdown
 	 * @param drainDelay how long to keep serving before draining
 	 * @param interruptStragglers whether to interrupt stragglers at the deadline
 	 * @param progressLogInterval how often to log progress while draining
 	 * @param restartBackoff backoff before restarting a failed job
+	 * @param trackAsync whether @Async and @Scheduled executions are tracked
+	 * @param secondSignal what a second signal during shutdown does
 	 */
 	public GracefulShutdownProperties(@DefaultValue("true") boolean enabled, @DefaultValue("0s") Duration drainDelay,
 			@DefaultValue("true") boolean interruptStragglers, @DefaultValue("1s") Duration progressLogInterval,
-			@DefaultValue RestartBackoff restartBackoff) {
+			@DefaultValue RestartBackoff restartBackoff, @DefaultValue("true") boolean trackAsync,
+			@DefaultValue("auto") SecondSignal secondSignal) {
 		this.enabled = enabled;
 		this.drainDelay = drainDelay;
 		this.interruptStragglers = interruptStragglers;
 		this.progressLogInterval = progressLogInterval;
 		this.restartBackoff = restartBackoff;
+		this.trackAsync = trackAsync;
+		this.secondSignal = secondSignal;
 	}
 
 	/**
@@ -92,6 +110,30 @@ public final class GracefulShutdownProperties {
 
 	public RestartBackoff getRestartBackoff() {
 		return this.restartBackoff;
+	}
+
+	public boolean isTrackAsync() {
+		return this.trackAsync;
+	}
+
+	public SecondSignal getSecondSignal() {
+		return this.secondSignal;
+	}
+
+	/**
+	 * What a second SIGTERM or SIGINT during the graceful shutdown does.
+	 */
+	public enum SecondSignal {
+
+		/** Halt when the process runs in a terminal, where a person presses Ctrl-C twice. */
+		AUTO,
+
+		/** Log what is abandoned and halt the process at once. */
+		HALT,
+
+		/** Take no notice; the deadline still ends the shutdown. */
+		IGNORE
+
 	}
 
 	/**

@@ -48,17 +48,20 @@ final class BackgroundJob implements Runnable {
 
 	private final CountDownLatch begun;
 
+	private final CountDownLatch ended;
+
 	private final ObservationRegistry observations;
 
 	private TrackedJob job;
 
 	/**
-	 * Creates the job; its thread begins tracking it and then counts {@code begun} down.
+	 * Creates the job; its thread begins tracking it and then counts {@code begun} down,
+	 * and counts {@code ended} down as its very last act.
 	 * @param shutdown closes the application with the given exit status, for
 	 * {@link FailurePolicy#SHUTDOWN}
 	 */
 	BackgroundJob(String name, Object bean, Method method, FailurePolicy policy, ShutdownToken token,
-			JobRegistry registry, Backoff backoff, IntConsumer shutdown, CountDownLatch begun,
+			JobRegistry registry, Backoff backoff, IntConsumer shutdown, CountDownLatch begun, CountDownLatch ended,
 			ObservationRegistry observations) {
 		this.name = name;
 		this.bean = bean;
@@ -69,6 +72,7 @@ final class BackgroundJob implements Runnable {
 		this.shutdown = shutdown;
 		this.registry = registry;
 		this.begun = begun;
+		this.ended = ended;
 		this.observations = observations;
 		ReflectionUtils.makeAccessible(method);
 	}
@@ -79,6 +83,15 @@ final class BackgroundJob implements Runnable {
 
 	@Override
 	public void run() {
+		try {
+			runTracked();
+		}
+		finally {
+			this.ended.countDown();
+		}
+	}
+
+	private void runTracked() {
 		try {
 			// Begun on this thread, so the deadline report shows this thread's stack.
 			this.job = this.registry.begin(this.name, JobKind.BACKGROUND);

@@ -147,14 +147,17 @@ public class BackgroundJobProcessor implements BeanPostProcessor, SmartInitializ
 		}
 		ShutdownToken token = this.token.getObject();
 		JobRegistry registry = this.registry.getObject();
-		ThreadFactory threads = threadFactory();
+		boolean virtual = Threading.VIRTUAL.isActive(this.context.getEnvironment());
+		ThreadFactory threads = virtual ? new VirtualThreadTaskExecutor().getVirtualThreadFactory() : Thread::new;
 		ObservationRegistry observations = this.observations.getIfAvailable(() -> ObservationRegistry.NOOP);
 		IntConsumer shutdown = (status) -> System.exit(SpringApplication.exit(this.context,
 				() -> status));
 		CountDownLatch begun = new CountDownLatch(this.definitions.size());
+		CountDownLatch ended = new CountDownLatch(this.definitions.size());
 		for (Definition definition : this.definitions.values()) {
 			BackgroundJob job = new BackgroundJob(definition.name, definition.bean, definition.method,
-					definition.annotation.onFailure(), token, registry, this.backoff, shutdown, begun, observations);
+					definition.annotation.onFailure(), token, registry, this.backoff, shutdown, begun, ended,
+					observations);
 			Thread thread = threads.newThread(job);
 			thread.setName("background-" + definition.name);
 			thread.start();
@@ -166,18 +169,31 @@ public class BackgroundJobProcessor implements BeanPostProcessor, SmartInitializ
 		catch (InterruptedException ex) {
 			Thread.currentThread().interrupt();
 		}
+		if (!this.definitions.isEmpty() && virtual) {
+			keepAliveUntil(ended);
+		}
 		if (!this.definitions.isEmpty()) {
 			logger.info("Started " + this.definitions.size() + " background job" + ((this.definitions.size() == 1) ? "" : "s")
 					+ ": " + this.definitions.keySet());
 		}
 	}
 
-	private ThreadFactory threadFactory() {
-		if (Threading.VIRTUAL.isActive(this.context.getEnvironment())) {
-			return new VirtualThreadTaskExecutor().getVirtualThreadFactory();
-		}
-		// Not daemon: a worker with no web server stays up while its jobs run.
-		return Thread::new;
+	/**
+	 * Platform job threads are not daemons, so a worker without a web server stays up
+	 * while its jobs run. Virtual threads are always daemons: one platform thread stands
+	 * in for them until the last job has ended.
+	 */
+	private static void keepAliveUntil(CountDownLatch ended) {
+		Thread keepAlive = new Thread(() -> {
+			try {
+				ended.await();
+			}
+			catch (InterruptedException ex) {
+				Thread.currentThread().interrupt();
+			}
+		}, "background-keep-alive");
+		keepAlive.setDaemon(false);
+		keepAlive.start();
 	}
 
 	private BeanDefinition mergedDefinition(String beanName) {

@@ -156,7 +156,7 @@ class BackgroundJobsTests {
 				new BackgroundJob.Backoff(Duration.ofMillis(10), Duration.ofMillis(10)), (status) -> {
 					statuses.add(status);
 					exited.countDown();
-				}, new CountDownLatch(1), ObservationRegistry.NOOP);
+				}, new CountDownLatch(1), new CountDownLatch(1), ObservationRegistry.NOOP);
 		Thread thread = new Thread(job);
 		thread.start();
 		thread.join(5000);

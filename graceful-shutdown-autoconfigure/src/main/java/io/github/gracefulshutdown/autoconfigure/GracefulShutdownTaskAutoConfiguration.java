@@ -1,0 +1,60 @@
+package io.github.gracefulshutdown.autoconfigure;
+
+import io.github.gracefulshutdown.JobRegistry;
+import io.github.gracefulshutdown.ShutdownToken;
+import io.github.gracefulshutdown.task.AsyncTaskTracking;
+import io.github.gracefulshutdown.task.ScheduledTaskTracking;
+
+import org.springframework.beans.factory.ListableBeanFactory;
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
+import org.springframework.boot.autoconfigure.task.TaskExecutionAutoConfiguration;
+import org.springframework.boot.autoconfigure.task.TaskSchedulingAutoConfiguration;
+import org.springframework.boot.task.SimpleAsyncTaskExecutorCustomizer;
+import org.springframework.boot.task.ThreadPoolTaskExecutorCustomizer;
+import org.springframework.context.annotation.Bean;
+import org.springframework.core.task.TaskDecorator;
+
+/**
+ * Auto-configuration that makes {@code @Async} and {@code @Scheduled} executions on
+ * Spring Boot's auto-configured executor and scheduler tracked jobs, inside the one
+ * shutdown budget. Off with {@code graceful-shutdown.track-async=false}.
+ * <p>
+ * The application executor also keeps accepting tasks after the context starts to close:
+ * a request that is still draining may hand work to {@code @Async}, and refusing it would
+ * lose it. The work is tracked and awaited instead, so Spring's own executor shutdown,
+ * later, finds nothing left to wait for.
+ */
+@AutoConfiguration(after = GracefulShutdownAutoConfiguration.class,
+		before = { TaskExecutionAutoConfiguration.class, TaskSchedulingAutoConfiguration.class })
+@ConditionalOnBooleanProperty(name = "graceful-shutdown.enabled", matchIfMissing = true)
+@ConditionalOnBooleanProperty(name = "graceful-shutdown.track-async", matchIfMissing = true)
+@ConditionalOnBean(JobRegistry.class)
+public final class GracefulShutdownTaskAutoConfiguration {
+
+	@Bean
+	ThreadPoolTaskExecutorCustomizer gracefulShutdownThreadPoolTaskExecutorCustomizer(JobRegistry jobRegistry,
+			ObjectProvider<TaskDecorator> taskDecorator) {
+		return (executor) -> {
+			// Wraps the decorator Spring Boot applied (the only TaskDecorator bean, if any).
+			executor.setTaskDecorator(new AsyncTaskTracking(jobRegistry, taskDecorator.getIfUnique()));
+			executor.setAcceptTasksAfterContextClose(true);
+		};
+	}
+
+	@Bean
+	SimpleAsyncTaskExecutorCustomizer gracefulShutdownSimpleAsyncTaskExecutorCustomizer(JobRegistry jobRegistry,
+			ObjectProvider<TaskDecorator> taskDecorator) {
+		return (executor) -> executor
+			.setTaskDecorator(new AsyncTaskTracking(jobRegistry, taskDecorator.getIfUnique()));
+	}
+
+	@Bean
+	ScheduledTaskTracking scheduledTaskTracking(JobRegistry jobRegistry, ShutdownToken shutdownToken,
+			ListableBeanFactory beanFactory) {
+		return new ScheduledTaskTracking(jobRegistry, shutdownToken, beanFactory);
+	}
+
+}
