@@ -207,6 +207,30 @@ class JobRegistryTests {
 	}
 
 	@Test
+	void aTrackedExecutorServiceTracksFromSubmissionAndForgetsRejectedTasks() throws Exception {
+		ExecutorService single = Executors.newSingleThreadExecutor();
+		ExecutorService tracked = this.registry.track("mail", single);
+		CountDownLatch release = new CountDownLatch(1);
+		Future<?> first = tracked.submit(() -> {
+			release.await();
+			return null;
+		});
+		tracked.submit(() -> {
+		});
+		assertThat(this.registry.activeCount()).as("running and queued").isEqualTo(2);
+		assertThat(this.registry.jobs()).extracting(JobInfo::name).containsOnly("mail");
+		release.countDown();
+		first.get(5, TimeUnit.SECONDS);
+		tracked.shutdown();
+		assertThat(tracked.awaitTermination(5, TimeUnit.SECONDS)).isTrue();
+		assertThat(this.registry.activeCount()).isZero();
+		assertThatExceptionOfType(java.util.concurrent.RejectedExecutionException.class)
+			.isThrownBy(() -> tracked.execute(() -> {
+			}));
+		assertThat(this.registry.activeCount()).as("a rejected task is not waited for").isZero();
+	}
+
+	@Test
 	void runAndCallTrackOnTheCallingThreadAndEndOnFailure() throws Exception {
 		this.registry.run("run", () -> assertThat(this.registry.activeCount()).isEqualTo(1));
 		assertThat(this.registry.call("call", () -> this.registry.activeCount())).isEqualTo(1L);

@@ -1,0 +1,33 @@
+package io.github.gracefulshutdown.signal;
+
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import sun.misc.Signal;
+
+import org.springframework.boot.test.system.CapturedOutput;
+import org.springframework.boot.test.system.OutputCaptureExtension;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+@ExtendWith(OutputCaptureExtension.class)
+class SecondSignalHandlerTests {
+
+	@Test
+	void theFirstSignalTakesTheNormalPathAndTheSecondHalts(CapturedOutput output) {
+		List<Integer> halts = new CopyOnWriteArrayList<>();
+		List<String> previous = new CopyOnWriteArrayList<>();
+		SecondSignalHandler handler = new SecondSignalHandler(() -> 3, halts::add);
+		Signal term = new Signal("TERM");
+		handler.handle(term, (signal) -> previous.add(signal.getName()));
+		assertThat(previous).containsExactly("TERM");
+		assertThat(halts).isEmpty();
+		handler.handle(new Signal("INT"), (signal) -> previous.add(signal.getName()));
+		assertThat(previous).as("the second signal is not passed on").containsExactly("TERM");
+		assertThat(halts).containsExactly(130);
+		assertThat(output).contains("second signal: abandoning 3 jobs (SIGINT while shutting down); halting now");
+	}
+
+}
