@@ -89,9 +89,10 @@ class TaskTrackingTests {
 	}
 
 	@Test
-	void asyncWorkSubmittedWhileDrainingIsAcceptedWithSpringBootsDefaultExecutorSettings() {
-		// By default Spring's executor stops accepting tasks when the context starts to
-		// close, before our sequence drains; the starter keeps it accepting.
+	void asyncWorkSubmittedWhileDrainingIsAcceptedAndAwaitedWithSpringBootsDefaultExecutorSettings() {
+		// Without tracking, nothing would wait for this work: bean destruction would
+		// interrupt it. The starter also keeps the executor accepting tasks after the
+		// context starts to close.
 		this.runner.withUserConfiguration(AsyncConfiguration.class).run((context) -> {
 			AsyncWorker worker = context.getBean(AsyncWorker.class);
 			AtomicLong submittedWhileDraining = new AtomicLong();
