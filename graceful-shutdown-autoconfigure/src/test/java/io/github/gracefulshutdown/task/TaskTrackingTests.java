@@ -95,10 +95,16 @@ class TaskTrackingTests {
 		// context starts to close.
 		this.runner.withUserConfiguration(AsyncConfiguration.class).run((context) -> {
 			AsyncWorker worker = context.getBean(AsyncWorker.class);
+			JobRegistry registry = context.getBean(JobRegistry.class);
 			AtomicLong submittedWhileDraining = new AtomicLong();
-			context.getBean(ShutdownToken.class).onShutdown(() -> worker.timed(300, submittedWhileDraining));
+			AtomicLong trackedWhileDraining = new AtomicLong(-1);
+			context.getBean(ShutdownToken.class).onShutdown(() -> {
+				worker.timed(1500, submittedWhileDraining);
+				trackedWhileDraining.set(registry.activeCount(JobKind.ASYNC));
+			});
 			context.close();
-			assertThat(submittedWhileDraining.get()).isPositive();
+			assertThat(trackedWhileDraining).as("tracked, so inside our budget").hasValue(1);
+			assertThat(submittedWhileDraining.get()).as("ran to its end").isPositive();
 		});
 	}
 
