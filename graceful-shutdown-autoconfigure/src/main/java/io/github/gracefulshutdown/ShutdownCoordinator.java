@@ -123,12 +123,13 @@ public final class ShutdownCoordinator implements SmartLifecycle, ApplicationCon
 		// One budget for everything from here, not one per phase.
 		long deadlineNanos = System.nanoTime() + this.timeout.toNanos();
 		this.deadline = Instant.now().plus(this.timeout);
-		this.state = ShutdownState.DRAINING;
 		long jobsEndedBefore = this.registry.endedCount();
 		List<Long> finishedBefore = this.participants.stream().map(ShutdownParticipant::finishedCount).toList();
 		logger.info("Draining " + inFlightSummary() + " within " + format(this.timeout));
 
+		// Cancelled first, so nobody reads DRAINING while jobs still say RUNNING.
 		this.token.cancel(this.deadline);
+		this.state = ShutdownState.DRAINING;
 		List<CompletableFuture<?>> drains = new ArrayList<>();
 		for (ShutdownParticipant participant : this.participants) {
 			drains.add(startDrain(participant));

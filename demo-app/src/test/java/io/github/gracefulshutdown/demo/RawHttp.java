@@ -83,7 +83,23 @@ final class RawHttp implements AutoCloseable {
 	 * @throws SocketTimeoutException if the server did not answer within the read timeout
 	 */
 	Response get(String path) throws IOException {
-		String request = "GET " + path + " HTTP/1.1\r\nHost: " + HOST + "\r\n\r\n";
+		return send("GET " + path + " HTTP/1.1\r\nHost: " + HOST + "\r\n\r\n");
+	}
+
+	/**
+	 * Sends {@code POST <path> HTTP/1.1} with an empty body on this connection and reads
+	 * the whole response.
+	 * @param path the path and query
+	 * @return the response
+	 * @throws EOFException if the server closed the connection before or while answering
+	 * @throws SocketException if the connection was reset (or writing to it failed)
+	 * @throws SocketTimeoutException if the server did not answer within the read timeout
+	 */
+	Response post(String path) throws IOException {
+		return send("POST " + path + " HTTP/1.1\r\nHost: " + HOST + "\r\nContent-Length: 0\r\n\r\n");
+	}
+
+	private Response send(String request) throws IOException {
 		this.out.write(request.getBytes(StandardCharsets.US_ASCII));
 		this.out.flush();
 		this.requests++;

@@ -18,16 +18,20 @@ import org.springframework.boot.context.properties.EnableConfigurationProperties
 import org.springframework.boot.context.properties.bind.Binder;
 import org.springframework.boot.context.properties.source.InvalidConfigurationPropertyValueException;
 import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
 import org.springframework.core.env.Environment;
 
 /**
  * Auto-configuration of the core of graceful shutdown: the {@link ShutdownToken}, the
  * {@link JobRegistry}, {@code @Background} jobs and the {@link ShutdownCoordinator}. It
  * needs neither a web server nor actuator.
+ * <p>
+ * With {@code graceful-shutdown.enabled=false} the token and the registry remain, so code
+ * that injects them still starts, but nothing shuts down gracefully: there is no
+ * coordinator, the token is never cancelled, and {@code @Background} methods are not
+ * started, which is logged as a warning naming each of them.
  */
 @AutoConfiguration(after = LifecycleAutoConfiguration.class)
-@ConditionalOnBooleanProperty(name = "graceful-shutdown.enabled", matchIfMissing = true)
-@EnableConfigurationProperties(GracefulShutdownProperties.class)
 public final class GracefulShutdownAutoConfiguration {
 
 	static final String TIMEOUT_PROPERTY = "spring.lifecycle.timeout-per-shutdown-phase";
@@ -44,34 +48,52 @@ public final class GracefulShutdownAutoConfiguration {
 		return new JobRegistry(shutdownToken);
 	}
 
-	@Bean
-	@ConditionalOnMissingBean
-	ShutdownCoordinator shutdownCoordinator(ShutdownToken shutdownToken, JobRegistry jobRegistry,
-			ObjectProvider<ShutdownParticipant> participants, GracefulShutdownProperties properties,
-			Environment environment) {
-		properties.validate();
-		return new ShutdownCoordinator(shutdownToken, jobRegistry, participants.orderedStream().toList(),
-				properties.getDrainDelay(), shutdownTimeout(environment), properties.getProgressLogInterval(),
-				properties.isInterruptStragglers());
+	@Configuration(proxyBeanMethods = false)
+	@ConditionalOnBooleanProperty(name = "graceful-shutdown.enabled", matchIfMissing = true)
+	@EnableConfigurationProperties(GracefulShutdownProperties.class)
+	static class EnabledConfiguration {
+
+		@Bean
+		@ConditionalOnMissingBean
+		ShutdownCoordinator shutdownCoordinator(ShutdownToken shutdownToken, JobRegistry jobRegistry,
+				ObjectProvider<ShutdownParticipant> participants, GracefulShutdownProperties properties,
+				Environment environment) {
+			properties.validate();
+			return new ShutdownCoordinator(shutdownToken, jobRegistry, participants.orderedStream().toList(),
+					properties.getDrainDelay(), shutdownTimeout(environment), properties.getProgressLogInterval(),
+					properties.isInterruptStragglers());
+		}
+
+		@Bean
+		static BackgroundJobProcessor backgroundJobProcessor(ObjectProvider<ShutdownToken> shutdownToken,
+				ObjectProvider<JobRegistry> jobRegistry, ObjectProvider<ObservationRegistry> observationRegistry,
+				Environment environment) {
+			// A post-processor is created before properties beans; bind (and validate) directly.
+			GracefulShutdownProperties.RestartBackoff backoff = Binder.get(environment)
+				.bindOrCreate(GracefulShutdownProperties.PREFIX + ".restart-backoff",
+						GracefulShutdownProperties.RestartBackoff.class);
+			backoff.validate();
+			return new BackgroundJobProcessor(shutdownToken, jobRegistry, observationRegistry, backoff.getInitial(),
+					backoff.getMax());
+		}
+
+		@Bean
+		static ShutdownPhaseTimeoutPostProcessor shutdownPhaseTimeoutPostProcessor(
+				ObjectProvider<ShutdownCoordinator> shutdownCoordinator) {
+			return new ShutdownPhaseTimeoutPostProcessor(shutdownCoordinator);
+		}
+
 	}
 
-	@Bean
-	static BackgroundJobProcessor backgroundJobProcessor(ObjectProvider<ShutdownToken> shutdownToken,
-			ObjectProvider<JobRegistry> jobRegistry, ObjectProvider<ObservationRegistry> observationRegistry,
-			Environment environment) {
-		// A post-processor is created before properties beans; bind (and validate) directly.
-		GracefulShutdownProperties.RestartBackoff backoff = Binder.get(environment)
-			.bindOrCreate(GracefulShutdownProperties.PREFIX + ".restart-backoff",
-					GracefulShutdownProperties.RestartBackoff.class);
-		backoff.validate();
-		return new BackgroundJobProcessor(shutdownToken, jobRegistry, observationRegistry, backoff.getInitial(),
-				backoff.getMax());
-	}
+	@Configuration(proxyBeanMethods = false)
+	@ConditionalOnBooleanProperty(name = "graceful-shutdown.enabled", havingValue = false)
+	static class DisabledConfiguration {
 
-	@Bean
-	static ShutdownPhaseTimeoutPostProcessor shutdownPhaseTimeoutPostProcessor(
-			ObjectProvider<ShutdownCoordinator> shutdownCoordinator) {
-		return new ShutdownPhaseTimeoutPostProcessor(shutdownCoordinator);
+		@Bean
+		static BackgroundJobProcessor backgroundJobProcessor() {
+			return BackgroundJobProcessor.disabled();
+		}
+
 	}
 
 	static Duration shutdownTimeout(Environment environment) {

@@ -66,6 +66,8 @@ public class BackgroundJobProcessor implements BeanPostProcessor, SmartInitializ
 
 	private final AtomicBoolean started = new AtomicBoolean();
 
+	private final boolean startJobs;
+
 	private ConfigurableListableBeanFactory beanFactory;
 
 	private ApplicationContext context;
@@ -81,10 +83,26 @@ public class BackgroundJobProcessor implements BeanPostProcessor, SmartInitializ
 	public BackgroundJobProcessor(ObjectProvider<ShutdownToken> token, ObjectProvider<JobRegistry> registry,
 			ObjectProvider<ObservationRegistry> observations, Duration restartInitialBackoff,
 			Duration restartMaxBackoff) {
+		this(token, registry, observations, new BackgroundJob.Backoff(restartInitialBackoff, restartMaxBackoff), true);
+	}
+
+	private BackgroundJobProcessor(ObjectProvider<ShutdownToken> token, ObjectProvider<JobRegistry> registry,
+			ObjectProvider<ObservationRegistry> observations, BackgroundJob.Backoff backoff, boolean startJobs) {
 		this.token = token;
 		this.registry = registry;
 		this.observations = observations;
-		this.backoff = new BackgroundJob.Backoff(restartInitialBackoff, restartMaxBackoff);
+		this.backoff = backoff;
+		this.startJobs = startJobs;
+	}
+
+	/**
+	 * Creates a processor for {@code graceful-shutdown.enabled=false}: it still validates
+	 * {@code @Background} methods, but starts none of them, and says so once the
+	 * application is ready, naming each.
+	 * @return the processor
+	 */
+	public static BackgroundJobProcessor disabled() {
+		return new BackgroundJobProcessor(null, null, null, null, false);
 	}
 
 	@Override
@@ -143,6 +161,13 @@ public class BackgroundJobProcessor implements BeanPostProcessor, SmartInitializ
 	@Override
 	public void onApplicationEvent(ApplicationReadyEvent event) {
 		if (event.getApplicationContext() != this.context || !this.started.compareAndSet(false, true)) {
+			return;
+		}
+		if (!this.startJobs) {
+			if (!this.definitions.isEmpty()) {
+				logger.warn("graceful-shutdown.enabled=false: not starting @Background jobs "
+						+ this.definitions.keySet() + "; set it to true (the default) to run them");
+			}
 			return;
 		}
 		ShutdownToken token = this.token.getObject();

@@ -8,7 +8,9 @@ import io.github.gracefulshutdown.ShutdownCoordinator;
 import io.github.gracefulshutdown.ShutdownToken;
 import io.github.gracefulshutdown.TrackedJob;
 import io.github.gracefulshutdown.background.BackgroundJobProcessor;
+import io.github.gracefulshutdown.Background;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 import org.springframework.beans.factory.DisposableBean;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
@@ -17,12 +19,17 @@ import org.springframework.boot.availability.ApplicationAvailability;
 import org.springframework.boot.availability.ReadinessState;
 import org.springframework.boot.autoconfigure.availability.ApplicationAvailabilityAutoConfiguration;
 import org.springframework.boot.context.properties.source.InvalidConfigurationPropertyValueException;
+import org.springframework.boot.SpringApplication;
+import org.springframework.boot.context.event.ApplicationReadyEvent;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+import org.springframework.boot.test.system.CapturedOutput;
+import org.springframework.boot.test.system.OutputCaptureExtension;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+@ExtendWith(OutputCaptureExtension.class)
 class GracefulShutdownAutoConfigurationTests {
 
 	private final ApplicationContextRunner runner = new ApplicationContextRunner().withConfiguration(
@@ -48,13 +55,34 @@ class GracefulShutdownAutoConfigurationTests {
 	}
 
 	@Test
-	void disabledConfiguresNothing() {
+	void disabledKeepsOnlyTheInjectableApiSoCodeThatUsesItStillStarts(CapturedOutput output) {
 		this.runner.withPropertyValues("graceful-shutdown.enabled=false")
-			.run((context) -> assertThat(context).doesNotHaveBean(ShutdownToken.class)
-				.doesNotHaveBean(JobRegistry.class)
-				.doesNotHaveBean(ShutdownCoordinator.class)
-				.doesNotHaveBean(BackgroundJobProcessor.class)
-				.doesNotHaveBean(GracefulShutdownProperties.class));
+			.withBean("worker", Worker.class)
+			.run((context) -> {
+				assertThat(context).hasNotFailed()
+					.hasSingleBean(ShutdownToken.class)
+					.hasSingleBean(JobRegistry.class)
+					.doesNotHaveBean(ShutdownCoordinator.class)
+					.doesNotHaveBean(GracefulShutdownProperties.class);
+				context.publishEvent(new ApplicationReadyEvent(new SpringApplication(), new String[0],
+						context.getSourceApplicationContext(), Duration.ZERO));
+				assertThat(context.getBean(Worker.class).ran).isFalse();
+				ShutdownToken token = context.getBean(ShutdownToken.class);
+				context.close();
+				assertThat(token.isShutdownRequested()).isFalse();
+			});
+		assertThat(output).contains("graceful-shutdown.enabled=false: not starting @Background jobs [worker.run]");
+	}
+
+	static class Worker {
+
+		volatile boolean ran;
+
+		@Background
+		void run() {
+			this.ran = true;
+		}
+
 	}
 
 	@Test
