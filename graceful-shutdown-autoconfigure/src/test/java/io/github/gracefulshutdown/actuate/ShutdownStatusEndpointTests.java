@@ -52,6 +52,11 @@ class ShutdownStatusEndpointTests {
 		CountDownLatch stopped = new CountDownLatch(1);
 		coordinator.stop(stopped::countDown);
 		this.token.await(Duration.ofSeconds(5));
+		// The state follows the token's cancellation on the coordinator's thread.
+		long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+		while (coordinator.state() != ShutdownState.DRAINING && System.nanoTime() < deadline) {
+			Thread.onSpinWait();
+		}
 		ShutdownStatus status = new ShutdownStatusEndpoint(coordinator, this.registry).status();
 		assertThat(status.state()).isEqualTo(ShutdownState.DRAINING);
 		assertThat(status.deadline()).isNotNull();
