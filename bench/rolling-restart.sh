@@ -9,9 +9,9 @@
 #   1. starts instances a (:18081) and b (:18082), waits for readiness 200 on each;
 #   2. runs HAProxy on 127.0.0.1:18080, roundrobin over both, health check on the readiness
 #      endpoint, no retries, no redispatch (kube-proxy does not retry a failed connection);
-#   3. runs wrk against HAProxy for DURATION_S seconds (default 45: a JVM start takes 10-15 s on
+#   3. runs wrk against HAProxy for DURATION_S seconds (default 50: a JVM start takes 10-15 s on
 #      the loaded 2-core box, and both restarts, including the new instances coming back into
-#      rotation, should happen under load: b gets SIGTERM ~26 s in and is back ~40 s in);
+#      rotation, should happen under load: b gets SIGTERM ~25-30 s in and is back ~40-48 s in);
 #   4. ~5 s into the load: SIGTERM a, wait for it to exit, start it again on the same port,
 #      wait until it answers readiness 200 *and* HAProxy has put it back in rotation;
 #      ~5 s later, if enough load time is left, the same for b;
@@ -36,6 +36,13 @@
 #                     to an instance that has already stopped accepting.
 #   HTTP_REUSE [unset = HAProxy's default, "safe"]  set to never|safe|aggressive|always to test
 #                     how HAProxy reuses idle server-side keep-alive connections.
+#   LB_MODE [http]    http: HAProxy parses HTTP and picks a server per request (an ingress / L7
+#                     load balancer). tcp: HAProxy picks a server per client connection and the
+#                     connection stays pinned to it, even after the server is marked DOWN: how
+#                     kube-proxy (iptables/IPVS, L4) treats a keep-alive client connection. Only
+#                     in tcp mode does it matter whether the instance closes kept-alive client
+#                     connections during the drain delay. (In tcp mode the log's "CD" lines
+#                     stamped at the end of the run are wrk closing its connections.)
 #   LB_PORT [18080] A_PORT [18081] B_PORT [18082] STATS_PORT [18089]
 #   FIRST_RESTART_AT [5]  seconds into the load when a gets SIGTERM
 #   PAUSE_BETWEEN [5]     seconds between a being back in rotation and b getting SIGTERM
@@ -53,7 +60,7 @@ usage() {
 }
 
 MODE=${1:-}
-DURATION=${2:-45}
+DURATION=${2:-50}
 case "$MODE" in starter | boot) ;; *) usage ;; esac
 [[ "$DURATION" =~ ^[0-9]+$ ]] && ((DURATION >= 10)) || { echo "DURATION must be an integer >= 10 (seconds)" >&2; exit 2; }
 
@@ -67,6 +74,8 @@ PAUSE_BETWEEN=${PAUSE_BETWEEN:-5}
 DEMO_ARGS=${DEMO_ARGS:---demo.heavy.unit=1s --demo.light.unit=500ms}
 JAVA_OPTS=${JAVA_OPTS:-}
 HTTP_REUSE=${HTTP_REUSE:-}
+LB_MODE=${LB_MODE:-http}
+[[ $LB_MODE == http || $LB_MODE == tcp ]] || { echo "LB_MODE must be http or tcp" >&2; exit 2; }
 HOST=127.0.0.1
 READY_TIMEOUT=120 # s for a JVM to answer readiness 200 (a start under full load on 2 cores is slow)
 EXIT_TIMEOUT=60   # s for a JVM to exit after SIGTERM before it is killed (demo deadline is 20 s)
@@ -79,6 +88,8 @@ if [[ $MODE == starter ]]; then
 	MODE_ARGS=(--graceful-shutdown.drain-delay="$DRAIN_DELAY")
 	DRAIN_LABEL=$DRAIN_DELAY
 else
+	# Disabled, the starter keeps only its injectable API (ShutdownToken, JobRegistry):
+	# no coordinator, no filter, no drain. The HTTP path is Spring Boot's own.
 	MODE_ARGS=(--graceful-shutdown.enabled=false)
 	DRAIN_LABEL=0s
 fi
@@ -111,6 +122,21 @@ done
 OUT=$BENCH_DIR/results/$(date +%Y%m%d-%H%M%S)-$MODE
 mkdir -p "$OUT"
 TMP=$(mktemp -d /tmp/rolling-restart.XXXXXX)
+
+# Run a private copy of the jar: a rebuild of the project during the run (other people's
+# Maven runs rewrite it in place) would otherwise break the JVMs that load classes from it
+# lazily, and a restarted instance would run different code. Copy only once the file has
+# stopped changing.
+jar_state() { stat -c '%s %Y' "$JAR"; }
+for _ in $(seq 60); do
+	before=$(jar_state)
+	sleep 1
+	[[ $(jar_state) == "$before" ]] && break
+done
+cp "$JAR" "$TMP/demo-app.jar"
+[[ $(stat -c %s "$TMP/demo-app.jar") == "${before%% *}" ]] || die "$JAR changed while it was copied; run again"
+JAR_SHA=$(sha256sum "$TMP/demo-app.jar" | cut -c1-16)
+JAR=$TMP/demo-app.jar
 
 # ---------------------------------------------------------------- cleanup
 declare -A PID=()    # instance name -> JVM pid
@@ -172,7 +198,7 @@ rel() { # seconds since the load started, for the event timeline
 	if [[ -n $T0 ]]; then awk -v a="$EPOCHREALTIME" -v b="$T0" 'BEGIN { printf "%+.2f", a - b }'; else printf 'pre'; fi
 }
 event() {
-	printf 't=%s %s\n' "$(rel)" "$*" >>"$OUT/events.log"
+	printf 't=%s %s %s\n' "$(rel)" "$(date +%H:%M:%S.%3N)" "$*" >>"$OUT/events.log"
 	log "t=$(rel) $*"
 }
 
@@ -230,33 +256,36 @@ restart_instance() {
 }
 
 # ---------------------------------------------------------------- haproxy
+http_only() { [[ $LB_MODE == http ]] && printf '%s\n' "$1" || printf '    # (mode tcp: no HTTP-only settings)\n'; }
+
 write_haproxy_cfg() {
 	cat >"$TMP/haproxy.cfg" <<EOF
 global
-    # Foreground process; log lines go to our stdout, which is redirected to haproxy.log.
-    log stdout format raw local0 info
+    # Foreground process; log lines go to our stdout, which is redirected to haproxy.log,
+    # each prefixed with its ISO 8601 time (to line up with events.log and instance logs).
+    log stdout format iso local0 info
     maxconn 2000
 
 defaults
-    mode http
+    mode $LB_MODE
     log global
-    option httplog
+    option ${LB_MODE}log
     # Log only what went wrong (5xx, connection errors, aborts, timeouts): a log line per
     # request at ~10k req/s would itself perturb the 2-core box.
     option dontlog-normal
     # Log every health-check state change (UP -> DOWN and back, with the reason).
     option log-health-checks
-    # Keep-alive on both sides: wrk -> HAProxy and HAProxy -> Tomcat (HAProxy's default since
+$(http_only '    # Keep-alive on both sides: wrk -> HAProxy and HAProxy -> Tomcat (HAProxy'"'"'s default since
     # 1.7, written out because the server-side reuse is what a graceful drain must get right).
-    option http-keep-alive
+    option http-keep-alive')
     # No retry and no redispatch: a request whose server connection fails is answered 503 to
     # the client, like kube-proxy (iptables/IPVS DNAT) which never retries a connection.
     retries 0
     timeout connect 1s
     timeout client 30s
     timeout server 30s
-    timeout http-request 5s
-    timeout http-keep-alive 10s
+$(http_only '    timeout http-request 5s
+    timeout http-keep-alive 10s')
     # A readiness check that takes longer than this counts as failed.
     timeout check 1s
 
@@ -266,7 +295,7 @@ frontend fe
 
 backend app
     balance roundrobin
-$([[ -n $HTTP_REUSE ]] && echo "    http-reuse $HTTP_REUSE" || echo "    # http-reuse: HAProxy's default (safe)")
+$(http_only "$([[ -n $HTTP_REUSE ]] && echo "    http-reuse $HTTP_REUSE" || echo "    # http-reuse: HAProxy's default (safe)")")
     # Route only to instances whose readiness endpoint answers 200 (503 = OUT_OF_SERVICE).
     option httpchk GET /actuator/health/readiness
     http-check expect status 200
@@ -281,7 +310,9 @@ $([[ -n $HTTP_REUSE ]] && echo "    http-reuse $HTTP_REUSE" || echo "    # http-
     server b $HOST:$B_PORT check
 
 listen stats
+    # The script reads server states from here (stats;csv).
     bind $HOST:$STATS_PORT
+    mode http
     stats enable
     stats uri /stats
     stats refresh 0
@@ -313,8 +344,9 @@ EOF
 # ---------------------------------------------------------------- run
 log "mode=$MODE drain_delay=$DRAIN_LABEL duration=${DURATION}s results in $OUT"
 {
-	echo "mode=$MODE drain_delay=$DRAIN_LABEL duration=$DURATION http_reuse=${HTTP_REUSE:-default}"
+	echo "mode=$MODE drain_delay=$DRAIN_LABEL duration=$DURATION lb_mode=$LB_MODE http_reuse=${HTTP_REUSE:-default}"
 	echo "demo_args=${MODE_ARGS[*]} $DEMO_ARGS"
+	echo "jar_sha256=$JAR_SHA... (copy of demo-app/target/graceful-shutdown-demo-app-0.1.0-SNAPSHOT.jar)"
 	java -version 2>&1 | sed -n 1p
 	haproxy -v | sed -n 1p
 	wrk -v 2>&1 | sed -n 1p || true # wrk -v exits 1
@@ -327,9 +359,9 @@ wait_ready b
 
 write_haproxy_cfg
 haproxy -c -q -f "$TMP/haproxy.cfg" || die "invalid HAProxy configuration: $OUT/haproxy.cfg"
-# -q: the health-check and state-change messages are in the log already (option
-# log-health-checks), no need for the same text again as warnings on stderr.
-haproxy -db -q -f "$TMP/haproxy.cfg" >"$OUT/haproxy.log" 2>&1 &
+# stdout = the log stream (log stdout); stderr repeats state changes as warnings. (-q would
+# silence both.)
+haproxy -db -f "$TMP/haproxy.cfg" >"$OUT/haproxy.log" 2>"$OUT/haproxy-stderr.log" &
 HAPROXY_PID=$!
 wait_in_rotation a
 wait_in_rotation b
@@ -366,7 +398,7 @@ fi
 rc=0
 wait "$WRK_PID" || rc=$?
 WRK_PID=
-event "wrk finished (exit status $rc)"
+event "wrk reaped (exit status $rc; it ran for its duration, see wrk.txt)"
 ((rc == 0)) || { cat "$OUT/wrk.txt" >&2; die "wrk failed"; }
 curl -s --max-time 2 "http://$HOST:$STATS_PORT/stats;csv" >"$OUT/haproxy-stats.csv" || true
 
@@ -378,7 +410,7 @@ non2xx=$(awk -F': *' '/Non-2xx or 3xx responses/ { print $2; exit }' "$W")
 read -r s_connect s_read s_write s_timeout < <(
 	awk '/Socket errors:/ { gsub(/,/, ""); print $4, $6, $8, $10; exit }' "$W"
 ) || true # no such line when there was no socket error
-RESULT="RESULT mode=$MODE drain_delay=$DRAIN_LABEL requests=${requests:-?} non2xx=${non2xx:-0} socket_errors_connect=${s_connect:-0} read=${s_read:-0} write=${s_write:-0} timeout=${s_timeout:-0} duration=${duration:-?} restarts=$RESTARTS"
+RESULT="RESULT mode=$MODE drain_delay=$DRAIN_LABEL requests=${requests:-?} non2xx=${non2xx:-0} socket_errors_connect=${s_connect:-0} read=${s_read:-0} write=${s_write:-0} timeout=${s_timeout:-0} duration=${duration:-?} restarts=$RESTARTS$([[ $LB_MODE == http ]] || echo " lb=$LB_MODE")$([[ -z $HTTP_REUSE ]] || echo " http_reuse=$HTTP_REUSE")"
 
 # Stop the remaining instances gracefully now, so their logs end with the shutdown summary.
 for name in a b; do
@@ -395,5 +427,17 @@ cat "$W"
 echo
 echo "--- events ($OUT/events.log)"
 cat "$OUT/events.log"
-echo "--- HAProxy log lines other than health checks: $(grep -vc 'Health check\|is UP\|is DOWN\|Proxy .* started' "$OUT/haproxy.log" || true) (see $OUT/haproxy.log)"
+# Failed requests as HAProxy logged them (option dontlog-normal: only failures are logged), by
+# server, status and termination state (e.g. SC = server refused the connection, SH = server
+# closed before sending headers, SD = closed during data, <NOSRV>/SC = no server available).
+# wrk opens one connection and closes it before the run to check the target: that is the
+# single "fe/<NOSRV> 400 CR--" line, not a failure.
+# In tcp mode a line is a failed connection (server, termination state).
+echo "--- HAProxy: failed requests by server, status, termination state (first, last) ($OUT/haproxy.log)"
+awk -v http="$([[ $LB_MODE == http ]] && echo 1 || echo 0)" '$4 == "fe" && NF >= 8 {
+	k = http ? $5 " " $7 " " $11 : $5 " " $8; n[k]++; t = substr($3, 14, 12)
+	if (!(k in first)) first[k] = t; last[k] = t
+} END { for (k in n) printf "  %6d  %s  (%s .. %s)\n", n[k], k, first[k], last[k] }' "$OUT/haproxy.log" | sort -k2
+echo "--- HAProxy state changes (the last ones are the teardown after the load)"
+grep -h 'is DOWN\|is UP' "$OUT/haproxy.log" | sed 's/^/  /' || true
 echo "$RESULT"
