@@ -170,6 +170,9 @@ final class BackgroundJob implements Runnable {
 						+ "' failed; shutting the application down (onFailure = SHUTDOWN)", ex);
 				// On a thread of its own: closing the context waits for this job to end.
 				Thread trigger = new Thread(() -> this.shutdown.accept(1), "background-shutdown-" + this.name);
+				// A thread started from a virtual thread would be a daemon, and the JVM could
+				// end with status 0 before this one reaches System.exit(1).
+				trigger.setDaemon(false);
 				trigger.start();
 				return Outcome.FAILED;
 			}
