@@ -1,5 +1,7 @@
 package io.github.gracefulshutdown;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -18,7 +20,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
@@ -382,6 +383,17 @@ public final class JobRegistry {
 	 */
 	static final class Handle implements TrackedJob {
 
+		private static final VarHandle ENDED;
+
+		static {
+			try {
+				ENDED = MethodHandles.lookup().findVarHandle(Handle.class, "ended", boolean.class);
+			}
+			catch (ReflectiveOperationException ex) {
+				throw new ExceptionInInitializerError(ex);
+			}
+		}
+
 		private final JobRegistry registry;
 
 		private final String name;
@@ -393,7 +405,8 @@ public final class JobRegistry {
 		// Cheap, uncontended and well spread, unlike an identity hash or a shared sequence.
 		private final int hash = ThreadLocalRandom.current().nextInt();
 
-		private final AtomicBoolean ended = new AtomicBoolean();
+		// A field updated through a VarHandle: no AtomicBoolean to allocate per job.
+		private volatile boolean ended;
 
 		private volatile JobState endState;
 
@@ -440,7 +453,7 @@ public final class JobRegistry {
 		}
 
 		private void end(JobState state) {
-			if (this.ended.compareAndSet(false, true)) {
+			if (ENDED.compareAndSet(this, false, true)) {
 				this.endState = state;
 				this.registry.ended(this);
 			}
