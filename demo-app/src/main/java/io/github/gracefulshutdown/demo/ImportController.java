@@ -69,10 +69,7 @@ class ImportController implements DisposableBean {
 
 	@GetMapping("/slow")
 	Map<String, Object> slow(@RequestParam(defaultValue = "2500") long ms) {
-		String id = "req-" + System.nanoTime();
-		this.journal.start("slow", id);
-		Work.perform(Duration.ofMillis(ms));
-		this.journal.end("slow", id);
+		this.journal.unit("slow", "req-" + System.nanoTime(), Duration.ofMillis(ms));
 		return Map.of("slept", ms);
 	}
 
@@ -114,7 +111,10 @@ class ImportController implements DisposableBean {
 			this.executor.execute(this.registry.track(name, (job) -> {
 				this.journal.start("import", name);
 				for (int row = 1; row <= rows; row++) {
-					Work.perform(this.rowTime);
+					if (!Work.perform(this.rowTime)) {
+						this.journal.cut("import", name);
+						return;
+					}
 					job.progress(row, rows);
 				}
 				this.journal.end("import", name);

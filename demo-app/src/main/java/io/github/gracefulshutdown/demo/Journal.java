@@ -6,6 +6,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 
 import org.springframework.beans.factory.annotation.Value;
 import org.springframework.stereotype.Component;
@@ -43,6 +44,35 @@ public class Journal {
 	 */
 	public void end(String job, String unit) {
 		write("END " + job + " " + unit);
+	}
+
+	/**
+	 * Records that a unit was cut in half: it started and did not complete.
+	 * @param job the job's name
+	 * @param unit the unit's id within the job
+	 */
+	public void cut(String job, String unit) {
+		write("CUT " + job + " " + unit);
+	}
+
+	/**
+	 * Performs one unit of simulated work between a {@code START} and an {@code END}
+	 * line, or a {@code CUT} line if it was interrupted.
+	 * @param job the job's name
+	 * @param unit the unit's id within the job
+	 * @param duration how long the unit works
+	 * @return whether it completed
+	 */
+	public boolean unit(String job, String unit, Duration duration) {
+		start(job, unit);
+		boolean completed = Work.perform(duration);
+		if (completed) {
+			end(job, unit);
+		}
+		else {
+			cut(job, unit);
+		}
+		return completed;
 	}
 
 	private synchronized void write(String line) {

@@ -44,10 +44,7 @@ class LedgerJobs {
 	private void loop(String job, Duration unit, ShutdownToken token) {
 		int n = 0;
 		do {
-			String id = String.valueOf(++n);
-			this.journal.start(job, id);
-			Work.perform(unit);
-			this.journal.end(job, id);
+			this.journal.unit(job, String.valueOf(++n), unit);
 		}
 		while (token.sleep(this.pause));
 	}

@@ -24,9 +24,7 @@ class Notifier {
 
 	@Async
 	public void send(String id) {
-		this.journal.start("notify", id);
-		Work.perform(this.unit);
-		this.journal.end("notify", id);
+		this.journal.unit("notify", id, this.unit);
 	}
 
 }

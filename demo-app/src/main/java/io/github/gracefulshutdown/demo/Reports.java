@@ -29,10 +29,7 @@ class Reports {
 
 	@Scheduled(fixedDelayString = "${demo.scheduled.delay:3s}", initialDelayString = "${demo.scheduled.initial-delay:1s}")
 	void report() {
-		String id = String.valueOf(this.runs.incrementAndGet());
-		this.journal.start("report", id);
-		Work.perform(this.unit);
-		this.journal.end("report", id);
+		this.journal.unit("report", String.valueOf(this.runs.incrementAndGet()), this.unit);
 	}
 
 }

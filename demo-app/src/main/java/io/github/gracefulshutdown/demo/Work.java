@@ -11,7 +11,12 @@ final class Work {
 	private Work() {
 	}
 
-	static void perform(Duration duration) {
+	/**
+	 * Works for the duration unless the thread is interrupted.
+	 * @return whether the work completed; after an interrupt it did not, and the
+	 * interrupt flag stays set for the caller to see
+	 */
+	static boolean perform(Duration duration) {
 		long end = System.nanoTime() + duration.toNanos();
 		long left;
 		while ((left = end - System.nanoTime()) > 0) {
@@ -19,11 +24,11 @@ final class Work {
 				Thread.sleep(Duration.ofNanos(left).toMillis() + 1);
 			}
 			catch (InterruptedException ex) {
-				// Work in progress finishes; the interrupt is kept for the caller to see.
 				Thread.currentThread().interrupt();
-				return;
+				return false;
 			}
 		}
+		return true;
 	}
 
 }

@@ -80,6 +80,14 @@ final class JournalFile {
 					}
 					units.put(key, new Span(key, span.start(), at));
 				}
+				case "CUT" -> {
+					// The unit was interrupted: it stays without an end, so checks that every
+					// start has an end report it.
+					if (span == null || span.end() != null) {
+						throw new IllegalStateException("Journal line " + number + " cuts " + key
+								+ ((span == null) ? ", which never started" : " after it ended") + ": '" + line + "'");
+					}
+				}
 				default -> throw new IllegalStateException("Journal line " + number + " is malformed: '" + line + "'");
 			}
 		}
