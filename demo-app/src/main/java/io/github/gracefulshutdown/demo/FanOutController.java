@@ -100,9 +100,11 @@ class FanOutController implements DisposableBean {
 				this.started.incrementAndGet();
 				running.countDown();
 				this.token.await(Duration.ofMinutes(10));
-				// The final unit: must complete even though shutdown has begun.
-				Work.perform(finish);
-				this.finished.incrementAndGet();
+				// The final unit: must complete even though shutdown has begun. Only a unit
+				// not interrupted (at the deadline) counts as finished.
+				if (Work.perform(finish)) {
+					this.finished.incrementAndGet();
+				}
 			}));
 		}
 		boolean allRunning = running.await(2, TimeUnit.MINUTES);
