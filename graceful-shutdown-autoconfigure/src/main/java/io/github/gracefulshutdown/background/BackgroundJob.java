@@ -96,6 +96,11 @@ final class BackgroundJob implements Runnable {
 			// Begun on this thread, so the deadline report shows this thread's stack.
 			this.job = this.registry.begin(this.name, JobKind.BACKGROUND);
 		}
+		catch (ShutdownInProgressException ex) {
+			// Shutdown ended between the processor's check and this thread's start.
+			logger.info("Background job '" + this.name + "' not started: " + ex.getMessage());
+			return;
+		}
 		finally {
 			this.begun.countDown();
 		}

@@ -32,6 +32,7 @@ import org.springframework.boot.thread.Threading;
 import org.springframework.context.ApplicationContext;
 import org.springframework.context.ApplicationContextAware;
 import org.springframework.context.ApplicationListener;
+import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.core.MethodIntrospector;
 import org.springframework.core.annotation.AnnotatedElementUtils;
 import org.springframework.core.annotation.AnnotationUtils;
@@ -163,6 +164,12 @@ public class BackgroundJobProcessor implements BeanPostProcessor, SmartInitializ
 		if (event.getApplicationContext() != this.context || !this.started.compareAndSet(false, true)) {
 			return;
 		}
+		// A SIGTERM during startup can close the context, or run the whole shutdown
+		// sequence, before the ready event comes: then there is nothing to start, and the
+		// providers must not create fresh beans in a closed context.
+		if (this.context instanceof ConfigurableApplicationContext configurable && !configurable.isActive()) {
+			return;
+		}
 		if (!this.startJobs) {
 			if (!this.definitions.isEmpty()) {
 				logger.warn("graceful-shutdown.enabled=false: not starting @Background jobs "
@@ -172,6 +179,10 @@ public class BackgroundJobProcessor implements BeanPostProcessor, SmartInitializ
 		}
 		ShutdownToken token = this.token.getObject();
 		JobRegistry registry = this.registry.getObject();
+		if (token.isShutdownRequested()) {
+			logger.info("Not starting " + this.definitions.size() + " background jobs: shutdown has begun");
+			return;
+		}
 		boolean virtual = Threading.VIRTUAL.isActive(this.context.getEnvironment());
 		ThreadFactory threads = virtual ? new VirtualThreadTaskExecutor().getVirtualThreadFactory() : Thread::new;
 		ObservationRegistry observations = this.observations.getIfAvailable(() -> ObservationRegistry.NOOP);
