@@ -210,9 +210,8 @@ public final class ShutdownCoordinator implements SmartLifecycle, ApplicationCon
 				}
 			}
 			catch (ExecutionException ex) {
-				// A participant that failed has nothing more we can wait for.
-				logger.error("A shutdown participant failed while draining", ex.getCause());
-				return true;
+				// Neither the participants' stages (see startDrain) nor the registry's fail.
+				throw new IllegalStateException(ex.getCause());
 			}
 			catch (InterruptedException ex) {
 				Thread.currentThread().interrupt();
@@ -274,7 +273,12 @@ public final class ShutdownCoordinator implements SmartLifecycle, ApplicationCon
 
 	private CompletableFuture<?> startDrain(ShutdownParticipant participant) {
 		try {
-			return participant.drain().toCompletableFuture();
+			// A participant that fails has nothing more to wait for: its failure is logged
+			// and counts as drained, so the wait never ends on an exception.
+			return participant.drain().toCompletableFuture().exceptionally((ex) -> {
+				logger.error("Shutdown participant '" + participant.name() + "' failed while draining", ex);
+				return null;
+			});
 		}
 		catch (RuntimeException ex) {
 			logger.error("Shutdown participant '" + participant.name() + "' failed to start draining", ex);

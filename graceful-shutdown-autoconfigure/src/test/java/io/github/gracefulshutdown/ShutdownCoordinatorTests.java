@@ -168,6 +168,30 @@ class ShutdownCoordinatorTests {
 	}
 
 	@Test
+	void aParticipantThatFailsCountsAsDrainedWhileJobsAreStillAwaited(CapturedOutput output) throws Exception {
+		ShutdownParticipant failing = new FakeParticipant() {
+
+			@Override
+			public CompletionStage<?> drain() {
+				return CompletableFuture.failedFuture(new IllegalStateException("connector gone"));
+			}
+
+		};
+		ShutdownCoordinator coordinator = coordinator(List.of(failing), Duration.ZERO, Duration.ofSeconds(10));
+		Thread job = startJob("job", () -> {
+			this.token.await(Duration.ofMinutes(1));
+			sleep(300);
+		});
+		long start = System.nanoTime();
+		coordinator.stop();
+		job.join(5000);
+		assertThat(coordinator.state()).isEqualTo(ShutdownState.COMPLETED);
+		assertThat(Duration.ofNanos(System.nanoTime() - start)).isGreaterThanOrEqualTo(Duration.ofMillis(300));
+		assertThat(output).contains("Shutdown participant 'request' failed while draining")
+			.contains("1 job stopped");
+	}
+
+	@Test
 	void progressIsLoggedEveryIntervalWhileDraining(CapturedOutput output) throws Exception {
 		ShutdownCoordinator coordinator = new ShutdownCoordinator(this.token, this.registry, List.of(), Duration.ZERO,
 				Duration.ofSeconds(10), Duration.ofMillis(100), true);
@@ -234,7 +258,7 @@ class ShutdownCoordinatorTests {
 	}
 
 	/** A participant whose in-flight units the test finishes by hand. */
-	static final class FakeParticipant implements ShutdownParticipant {
+	static class FakeParticipant implements ShutdownParticipant {
 
 		final CountDownLatch drainStarted = new CountDownLatch(1);
 
