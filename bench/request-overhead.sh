@@ -33,16 +33,9 @@ THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-16}
 STARTER_PORT=${STARTER_PORT:-18091}
 BOOT_PORT=${BOOT_PORT:-18092}
-JAVA_OPTS=${JAVA_OPTS:-}
-HOST=127.0.0.1
-JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$BENCH_DIR/.." && pwd)
-JAR=$ROOT/demo-app/target/graceful-shutdown-demo-app-0.1.0-SNAPSHOT.jar
 
-log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
 
 # ---------------------------------------------------------------- prerequisites
 if ! command -v wrk >/dev/null; then
@@ -52,11 +45,7 @@ if ! command -v wrk >/dev/null; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
 fi
 for tool in "$JAVA" curl ss; do command -v "$tool" >/dev/null || die "$tool not found"; done
-if [[ ! -f $JAR ]]; then
-	log "demo jar missing: building it"
-	(cd "$ROOT" && ./mvnw -B -q -o install -DskipTests)
-	[[ -f $JAR ]] || die "build did not produce $JAR"
-fi
+ensure_jar
 for p in "$STARTER_PORT" "$BOOT_PORT"; do
 	[[ -z $(ss -Hltn "sport = :$p") ]] || die "port $p is already in use: $(ss -Hltnp "sport = :$p" | sed -n 1p)"
 done
@@ -65,16 +54,7 @@ OUT=$BENCH_DIR/results/$(date +%Y%m%d-%H%M%S)-request-overhead
 mkdir -p "$OUT"
 TMP=$(mktemp -d /tmp/request-overhead.XXXXXX)
 
-# A private copy of the jar, taken once it has stopped changing: someone else's Maven
-# build may rewrite it during the run.
-jar_state() { stat -c '%s %Y' "$JAR"; }
-for _ in $(seq 60); do
-	before=$(jar_state)
-	sleep 1
-	[[ $(jar_state) == "$before" ]] && break
-done
-cp "$JAR" "$TMP/demo-app.jar"
-[[ $(stat -c %s "$TMP/demo-app.jar") == "${before%% *}" ]] || die "$JAR changed while it was copied; run again"
+copy_jar "$TMP"
 
 # ---------------------------------------------------------------- cleanup
 declare -A PID=()

@@ -72,17 +72,12 @@ STATS_PORT=${STATS_PORT:-18089}
 FIRST_RESTART_AT=${FIRST_RESTART_AT:-5}
 PAUSE_BETWEEN=${PAUSE_BETWEEN:-5}
 DEMO_ARGS=${DEMO_ARGS:---demo.heavy.unit=1s --demo.light.unit=500ms}
-JAVA_OPTS=${JAVA_OPTS:-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 HTTP_REUSE=${HTTP_REUSE:-}
 LB_MODE=${LB_MODE:-http}
 [[ $LB_MODE == http || $LB_MODE == tcp ]] || { echo "LB_MODE must be http or tcp" >&2; exit 2; }
-HOST=127.0.0.1
 READY_TIMEOUT=120 # s for a JVM to answer readiness 200 (a start under full load on 2 cores is slow)
 EXIT_TIMEOUT=60   # s for a JVM to exit after SIGTERM before it is killed (demo deadline is 20 s)
-
-BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$BENCH_DIR/.." && pwd)
-JAR=$ROOT/demo-app/target/graceful-shutdown-demo-app-0.1.0-SNAPSHOT.jar
 
 if [[ $MODE == starter ]]; then
 	MODE_ARGS=(--graceful-shutdown.drain-delay="$DRAIN_DELAY")
@@ -94,8 +89,6 @@ else
 	DRAIN_LABEL=0s
 fi
 
-log() { printf '%s %s\n' "$(date +%H:%M:%S.%3N)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
 
 # ---------------------------------------------------------------- prerequisites
 if ! command -v haproxy >/dev/null || ! command -v wrk >/dev/null; then
@@ -106,11 +99,7 @@ if ! command -v haproxy >/dev/null || ! command -v wrk >/dev/null; then
 fi
 for tool in java curl ss; do command -v "$tool" >/dev/null || die "$tool not found"; done
 
-if [[ ! -f $JAR ]]; then
-	log "demo jar missing: building it"
-	(cd "$ROOT" && ./mvnw -B -q -o install -DskipTests)
-	[[ -f $JAR ]] || die "build did not produce $JAR"
-fi
+ensure_jar
 
 port_busy() { [[ -n $(ss -Hltn "sport = :$1") ]]; }
 for p in "$LB_PORT" "$A_PORT" "$B_PORT" "$STATS_PORT"; do
@@ -123,18 +112,7 @@ OUT=$BENCH_DIR/results/$(date +%Y%m%d-%H%M%S)-$MODE
 mkdir -p "$OUT"
 TMP=$(mktemp -d /tmp/rolling-restart.XXXXXX)
 
-# Run a private copy of the jar: a rebuild of the project during the run (other people's
-# Maven runs rewrite it in place) would otherwise break the JVMs that load classes from it
-# lazily, and a restarted instance would run different code. Copy only once the file has
-# stopped changing.
-jar_state() { stat -c '%s %Y' "$JAR"; }
-for _ in $(seq 60); do
-	before=$(jar_state)
-	sleep 1
-	[[ $(jar_state) == "$before" ]] && break
-done
-cp "$JAR" "$TMP/demo-app.jar"
-[[ $(stat -c %s "$TMP/demo-app.jar") == "${before%% *}" ]] || die "$JAR changed while it was copied; run again"
+copy_jar "$TMP"
 JAR_SHA=$(sha256sum "$TMP/demo-app.jar" | cut -c1-16)
 JAR=$TMP/demo-app.jar
 

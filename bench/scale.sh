@@ -37,16 +37,7 @@ for v in "$COUNT" "$FINISH_MS" "$RUNS"; do
 done
 PORT=${PORT:-18094}
 VIRTUAL=${VIRTUAL:-auto}
-JAVA_OPTS=${JAVA_OPTS:-}
-HOST=127.0.0.1
-JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
-
-BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$BENCH_DIR/.." && pwd)
-JAR=$ROOT/demo-app/target/graceful-shutdown-demo-app-0.1.0-SNAPSHOT.jar
-
-log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 for tool in "$JAVA" curl ss awk; do command -v "$tool" >/dev/null || die "$tool not found"; done
 JDK=$("$JAVA" -XshowSettings:properties -version 2>&1 | awk -F' = ' '/java.version = / { print $2 }')
@@ -54,26 +45,14 @@ MAJOR=${JDK%%.*}
 if [[ $VIRTUAL == auto ]]; then
 	if ((MAJOR >= 21)); then VIRTUAL=true; else VIRTUAL=false; fi
 fi
-if [[ ! -f $JAR ]]; then
-	log "demo jar missing: building it"
-	(cd "$ROOT" && ./mvnw -B -q -o install -DskipTests)
-	[[ -f $JAR ]] || die "build did not produce $JAR"
-fi
-[[ -z $(ss -Hltn "sport = :$PORT") ]] || die "port $PORT is already in use: $(ss -Hltnp "sport = :$PORT" | sed -n 1p)"
+ensure_jar
+require_free_port "$PORT"
 
 OUT=$BENCH_DIR/results/$(date +%Y%m%d-%H%M%S)-scale
 mkdir -p "$OUT"
 TMP=$(mktemp -d /tmp/scale.XXXXXX)
 
-# A private copy of the jar, taken once it has stopped changing (other Maven runs rewrite it).
-jar_state() { stat -c '%s %Y' "$JAR"; }
-for _ in $(seq 60); do
-	before=$(jar_state)
-	sleep 1
-	[[ $(jar_state) == "$before" ]] && break
-done
-cp "$JAR" "$TMP/demo-app.jar"
-[[ $(stat -c %s "$TMP/demo-app.jar") == "${before%% *}" ]] || die "$JAR changed while it was copied; run again"
+copy_jar "$TMP"
 # (grep reads to the end: with pipefail, grep -q would make unzip fail on SIGPIPE)
 unzip -l "$TMP/demo-app.jar" | grep 'demo/FanOutController.class' >/dev/null ||
 	die "the demo jar has no FanOutController: rebuild it (./mvnw -B -o -q install -DskipTests)"

@@ -34,39 +34,20 @@ RUNS=${1:-10}
 [[ $RUNS =~ ^[0-9]+$ ]] && ((RUNS >= 1)) || { echo "usage: $0 [RUNS>=1]" >&2; exit 2; }
 PORT=${PORT:-18093}
 TOKEN_TEST=${TOKEN_TEST:-1}
-JAVA_OPTS=${JAVA_OPTS:-}
-HOST=127.0.0.1
-JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 DEMO_ARGS=(--demo.heavy.unit=3s --demo.light.unit=700ms --spring.lifecycle.timeout-per-shutdown-phase=15s)
 
-BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$BENCH_DIR/.." && pwd)
-JAR=$ROOT/demo-app/target/graceful-shutdown-demo-app-0.1.0-SNAPSHOT.jar
 
-log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
 
 for tool in "$JAVA" curl ss awk; do command -v "$tool" >/dev/null || die "$tool not found"; done
-if [[ ! -f $JAR ]]; then
-	log "demo jar missing: building it"
-	(cd "$ROOT" && ./mvnw -B -q -o install -DskipTests)
-	[[ -f $JAR ]] || die "build did not produce $JAR"
-fi
-[[ -z $(ss -Hltn "sport = :$PORT") ]] || die "port $PORT is already in use: $(ss -Hltnp "sport = :$PORT" | sed -n 1p)"
+ensure_jar
+require_free_port "$PORT"
 
 OUT=$BENCH_DIR/results/$(date +%Y%m%d-%H%M%S)-shutdown-overhead
 mkdir -p "$OUT"
 TMP=$(mktemp -d /tmp/shutdown-overhead.XXXXXX)
 
-# A private copy of the jar, taken once it has stopped changing (other Maven runs rewrite it).
-jar_state() { stat -c '%s %Y' "$JAR"; }
-for _ in $(seq 60); do
-	before=$(jar_state)
-	sleep 1
-	[[ $(jar_state) == "$before" ]] && break
-done
-cp "$JAR" "$TMP/demo-app.jar"
-[[ $(stat -c %s "$TMP/demo-app.jar") == "${before%% *}" ]] || die "$JAR changed while it was copied; run again"
+copy_jar "$TMP"
 
 APP=
 cleanup() {
