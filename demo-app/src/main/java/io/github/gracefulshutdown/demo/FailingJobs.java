@@ -20,50 +20,52 @@ final class FailingJobs {
 	private FailingJobs() {
 	}
 
-	static void failAfter(Duration after, ShutdownToken token) {
-		if (token.sleep(after)) {
-			throw new IllegalStateException("the ledger service answered 500");
-		}
-	}
-
-	@Component
-	@ConditionalOnProperty(name = "demo.failing", havingValue = "restart")
-	static class Restarting {
+	/**
+	 * The failing run every policy shares; only the annotated method differs, since a
+	 * policy is an annotation attribute.
+	 */
+	abstract static class Flaky {
 
 		@Value("${demo.failing.after:500ms}")
 		private Duration after;
 
+		void failAfterDelay(ShutdownToken token) {
+			if (token.sleep(this.after)) {
+				throw new IllegalStateException("the ledger service answered 500");
+			}
+		}
+
+	}
+
+	@Component
+	@ConditionalOnProperty(name = "demo.failing", havingValue = "restart")
+	static class Restarting extends Flaky {
+
 		@Background(name = "flaky", onFailure = FailurePolicy.RESTART)
 		void run(ShutdownToken token) {
-			failAfter(this.after, token);
+			failAfterDelay(token);
 		}
 
 	}
 
 	@Component
 	@ConditionalOnProperty(name = "demo.failing", havingValue = "stop")
-	static class Stopping {
-
-		@Value("${demo.failing.after:500ms}")
-		private Duration after;
+	static class Stopping extends Flaky {
 
 		@Background(name = "flaky", onFailure = FailurePolicy.STOP)
 		void run(ShutdownToken token) {
-			failAfter(this.after, token);
+			failAfterDelay(token);
 		}
 
 	}
 
 	@Component
 	@ConditionalOnProperty(name = "demo.failing", havingValue = "shutdown")
-	static class ShuttingDown {
-
-		@Value("${demo.failing.after:500ms}")
-		private Duration after;
+	static class ShuttingDown extends Flaky {
 
 		@Background(name = "flaky", onFailure = FailurePolicy.SHUTDOWN)
 		void run(ShutdownToken token) {
-			failAfter(this.after, token);
+			failAfterDelay(token);
 		}
 
 	}
