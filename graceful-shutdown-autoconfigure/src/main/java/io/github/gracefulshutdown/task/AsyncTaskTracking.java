@@ -56,10 +56,14 @@ public final class AsyncTaskTracking implements TaskDecorator {
 			.map((frame) -> beanName(frame.getClassName()) + "." + frame.getMethodName()));
 	}
 
-	static String beanName(String proxyClassName) {
-		String className = proxyClassName.substring(0, proxyClassName.indexOf(CGLIB_MARKER));
-		String simple = className.substring(className.lastIndexOf('.') + 1);
-		simple = simple.substring(simple.lastIndexOf('$') + 1);
+	/**
+	 * The name a bean of the class would get by default: {@code com.example.Outer$Mailer}
+	 * (or its CGLIB proxy) is {@code mailer}.
+	 */
+	static String beanName(String className) {
+		int proxy = className.indexOf(CGLIB_MARKER);
+		String type = (proxy >= 0) ? className.substring(0, proxy) : className;
+		String simple = type.substring(Math.max(type.lastIndexOf('.'), type.lastIndexOf('$')) + 1);
 		return simple.isEmpty() ? simple : simple.substring(0, 1).toLowerCase(Locale.ROOT) + simple.substring(1);
 	}
 

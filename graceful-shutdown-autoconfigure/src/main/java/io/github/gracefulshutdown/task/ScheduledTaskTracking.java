@@ -2,7 +2,6 @@ package io.github.gracefulshutdown.task;
 
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Locale;
 import java.util.concurrent.ScheduledFuture;
 
 import io.github.gracefulshutdown.JobKind;
@@ -104,9 +103,7 @@ public final class ScheduledTaskTracking implements SchedulingConfigurer, Ordere
 		if (method <= 0 || qualified.indexOf('@') >= 0 || qualified.indexOf(' ') >= 0) {
 			return "scheduled";
 		}
-		String type = qualified.substring(0, method);
-		String simple = type.substring(Math.max(type.lastIndexOf('.'), type.lastIndexOf('$')) + 1);
-		return simple.substring(0, 1).toLowerCase(Locale.ROOT) + simple.substring(1) + qualified.substring(method);
+		return AsyncTaskTracking.beanName(qualified.substring(0, method)) + qualified.substring(method);
 	}
 
 	/**
