@@ -110,16 +110,15 @@ final class BackgroundJob implements Runnable {
 			while (!this.token.isShutdownRequested()) {
 				long startNanos = System.nanoTime();
 				try {
-					invoke();
+					if (!invoke()) {
+						return;
+					}
 					if (!this.token.isShutdownRequested()) {
 						logger.info("Background job '" + this.name + "' returned before shutdown; it will not be restarted");
 					}
 					return;
 				}
 				catch (Throwable ex) {
-					if (this.token.isShutdownRequested() && isStopSignal(ex)) {
-						return;
-					}
 					if (ex instanceof VirtualMachineError error) {
 						throw error;
 					}
@@ -189,8 +188,11 @@ final class BackgroundJob implements Runnable {
 	 * Runs the method once, observed as {@code graceful.shutdown.background.runs} with
 	 * the job's name and how the run ended: {@code returned}, {@code stopped} (by the
 	 * token or an interrupt during shutdown) or {@code failed}.
+	 * @return {@code true} if the method returned, {@code false} if it ended with a stop
+	 * signal during shutdown, which is not a failure
+	 * @throws Throwable what the method threw otherwise
 	 */
-	private void invoke() throws Throwable {
+	private boolean invoke() throws Throwable {
 		Observation observation = Observation.createNotStarted(RUNS_OBSERVATION, this.observations)
 			.lowCardinalityKeyValue("job", this.name)
 			.contextualName("background " + this.name)
@@ -199,16 +201,16 @@ final class BackgroundJob implements Runnable {
 		Object[] args = (this.method.getParameterCount() == 0) ? new Object[0] : new Object[] { this.token };
 		try (Observation.Scope scope = observation.openScope()) {
 			this.method.invoke(this.bean, args);
+			return true;
 		}
 		catch (InvocationTargetException ex) {
 			Throwable failure = ex.getTargetException();
 			if (this.token.isShutdownRequested() && isStopSignal(failure)) {
 				outcome = "stopped";
+				return false;
 			}
-			else {
-				outcome = "failed";
-				observation.error(failure);
-			}
+			outcome = "failed";
+			observation.error(failure);
 			throw failure;
 		}
 		finally {
