@@ -10,18 +10,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Queue;
-import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
 
 /**
@@ -39,18 +35,20 @@ import java.util.function.Consumer;
  * deadline {@code begin} throws {@link ShutdownInProgressException}: work is either tracked
  * and awaited, or refused at submission, never silently dropped.
  * <p>
- * Beginning and closing a job take no global lock: one atomic counter and one concurrent
- * set entry each.
+ * Beginning a job is one allocation, one clock read and one compare-and-set; closing it is
+ * one compare-and-set and one atomic add. Both touch only a stripe chosen by the calling
+ * thread, so request threads do not contend on one shared counter.
  */
 public final class JobRegistry {
 
+	private static final int MAX_STRIPES = 64;
+
 	private final ShutdownToken token;
 
-	private final AtomicLong active = new AtomicLong();
+	// Jobs live in per-thread stripes; see Stripe for how they are counted and listed.
+	private final Stripe[] stripes;
 
-	private final LongAdder ended = new LongAdder();
-
-	private final Set<Handle> activeJobs = ConcurrentHashMap.newKeySet();
+	private final int stripeShift;
 
 	private final Map<String, Handle> backgroundJobs = new ConcurrentHashMap<>();
 
@@ -65,6 +63,15 @@ public final class JobRegistry {
 	 */
 	public JobRegistry(ShutdownToken token) {
 		this.token = Objects.requireNonNull(token, "token must not be null");
+		int count = 4;
+		while (count < 2 * Runtime.getRuntime().availableProcessors() && count < MAX_STRIPES) {
+			count <<= 1;
+		}
+		this.stripes = new Stripe[count];
+		for (int i = 0; i < count; i++) {
+			this.stripes[i] = new Stripe(this);
+		}
+		this.stripeShift = Long.numberOfLeadingZeros(count - 1);
 	}
 
 	/**
@@ -95,13 +102,20 @@ public final class JobRegistry {
 		if (refused != null) {
 			throw new ShutdownInProgressException("Cannot begin job '" + name + "': " + refused);
 		}
-		Handle job = new Handle(this, name, kind);
+		Thread thread = Thread.currentThread();
+		Stripe stripe = stripeOf(thread);
+		Handle job = new Handle(stripe, name, kind, thread);
 		if (kind == JobKind.BACKGROUND && this.backgroundJobs.putIfAbsent(name, job) != null) {
 			throw new IllegalArgumentException("A background job named '" + name + "' already exists");
 		}
-		this.active.incrementAndGet();
-		this.activeJobs.add(job);
+		stripe.push(job);
 		return job;
+	}
+
+	@SuppressWarnings("deprecation") // Thread.threadId() is Java 19+; getId() is the same value.
+	private Stripe stripeOf(Thread thread) {
+		// Fibonacci hashing spreads consecutive thread ids over different stripes.
+		return this.stripes[(int) ((thread.getId() * 0x9E3779B97F4A7C15L) >>> this.stripeShift)];
 	}
 
 	/**
@@ -211,7 +225,7 @@ public final class JobRegistry {
 
 	// Queued work has no thread yet: the submitter's must not be reported or interrupted.
 	static TrackedJob queued(TrackedJob job) {
-		((Handle) job).thread = null;
+		((Handle) job).runOn(null);
 		return job;
 	}
 
@@ -234,7 +248,7 @@ public final class JobRegistry {
 	}
 
 	static void runAs(TrackedJob job, Runnable task) {
-		((Handle) job).thread = Thread.currentThread();
+		((Handle) job).runOn(Thread.currentThread());
 		try {
 			task.run();
 		}
@@ -245,7 +259,7 @@ public final class JobRegistry {
 	}
 
 	private static <T> T callAs(TrackedJob job, Callable<T> task) throws Exception {
-		((Handle) job).thread = Thread.currentThread();
+		((Handle) job).runOn(Thread.currentThread());
 		try {
 			return task.call();
 		}
@@ -256,11 +270,18 @@ public final class JobRegistry {
 	}
 
 	/**
-	 * Returns how many jobs are active, of every kind.
+	 * Returns how many jobs are active, of every kind. While jobs begin and end
+	 * concurrently the figure may include jobs that ended during the call, never miss one
+	 * that was active throughout it.
 	 * @return the count
 	 */
 	public long activeCount() {
-		return this.active.get();
+		long count = 0;
+		for (Stripe stripe : this.stripes) {
+			long ended = stripe.ended;
+			count += stripe.begun() - ended;
+		}
+		return count;
 	}
 
 	/**
@@ -271,9 +292,11 @@ public final class JobRegistry {
 	 */
 	public long activeCount(JobKind kind) {
 		long count = 0;
-		for (Handle job : this.activeJobs) {
-			if (job.kind == kind) {
-				count++;
+		for (Stripe stripe : this.stripes) {
+			for (Handle job = stripe.head; job != null; job = job.next) {
+				if (job.kind == kind && job.endState == null) {
+					count++;
+				}
 			}
 		}
 		return count;
@@ -286,7 +309,7 @@ public final class JobRegistry {
 	 */
 	public List<JobInfo> jobs() {
 		List<JobInfo> jobs = new ArrayList<>();
-		for (Handle job : this.activeJobs) {
+		for (Handle job : activeJobs()) {
 			if (job.kind != JobKind.BACKGROUND) {
 				jobs.add(job.info());
 			}
@@ -306,9 +329,9 @@ public final class JobRegistry {
 	public CompletableFuture<Void> whenEmpty() {
 		CompletableFuture<Void> waiter = new CompletableFuture<>();
 		this.emptyWaiters.add(waiter);
-		// Publish the waiter before reading the count; close() does the reverse, so one
+		// Publish the waiter before reading the counts; close() does the reverse, so one
 		// of the two always sees the other.
-		if (this.active.get() == 0) {
+		if (isEmpty()) {
 			completeEmptyWaiters();
 		}
 		return waiter;
@@ -348,9 +371,31 @@ public final class JobRegistry {
 	 * The active jobs with the threads that run them, for the deadline report.
 	 */
 	List<Handle> activeJobs() {
-		List<Handle> jobs = new ArrayList<>(this.activeJobs);
+		List<Handle> jobs = new ArrayList<>();
+		for (Stripe stripe : this.stripes) {
+			stripe.sweep();
+			for (Handle job = stripe.head; job != null; job = job.next) {
+				if (job.endState == null) {
+					jobs.add(job);
+				}
+			}
+		}
 		jobs.sort(Comparator.comparingLong((Handle job) -> job.startedAtMillis));
 		return jobs;
+	}
+
+	/**
+	 * How many jobs the stripes still link, ended ones not yet swept included: tests check
+	 * that it stays bounded.
+	 */
+	long linkedCount() {
+		long count = 0;
+		for (Stripe stripe : this.stripes) {
+			for (Handle job = stripe.head; job != null; job = job.next) {
+				count++;
+			}
+		}
+		return count;
 	}
 
 	/**
@@ -358,24 +403,180 @@ public final class JobRegistry {
 	 * say how many it awaited.
 	 */
 	long endedCount() {
-		return this.ended.sum();
+		long count = 0;
+		for (Stripe stripe : this.stripes) {
+			count += stripe.ended;
+		}
+		return count;
 	}
 
-	private void ended(Handle job) {
-		this.ended.increment();
-		this.activeJobs.remove(job);
-		if (this.active.decrementAndGet() == 0 && !this.emptyWaiters.isEmpty()) {
+	private void ended() {
+		if (!this.emptyWaiters.isEmpty() && isEmpty()) {
 			completeEmptyWaiters();
 		}
 	}
 
 	private void completeEmptyWaiters() {
-		// A begin racing with us makes the count non-zero again; its own close will then
-		// complete the waiters, so none is left behind.
+		// A begin racing with us makes the registry non-empty again; its own close will
+		// then complete the waiters, so none is left behind.
 		CompletableFuture<Void> waiter;
-		while (this.active.get() == 0 && (waiter = this.emptyWaiters.poll()) != null) {
+		while (isEmpty() && (waiter = this.emptyWaiters.poll()) != null) {
 			waiter.complete(null);
 		}
+	}
+
+	/**
+	 * Whether there was a moment, during this call, when no job was active. Summing the
+	 * stripes once is not enough: a job could begin in a stripe already read while another
+	 * ends in a stripe not read yet, and the sum would be zero although the registry was
+	 * never empty. So the first pass checks every stripe is empty and the second that no
+	 * job began in any stripe since the first pass read it. Between the passes, then,
+	 * every stripe was empty at once.
+	 */
+	private boolean isEmpty() {
+		long[] begun = new long[this.stripes.length];
+		for (int i = 0; i < this.stripes.length; i++) {
+			// Ended before begun: a job that begins and ends between the reads then counts
+			// as active, never the reverse.
+			long ended = this.stripes[i].ended;
+			begun[i] = this.stripes[i].begun();
+			if (begun[i] != ended) {
+				return false;
+			}
+		}
+		for (int i = 0; i < this.stripes.length; i++) {
+			if (this.stripes[i].begun() != begun[i]) {
+				return false;
+			}
+		}
+		return true;
+	}
+
+	/**
+	 * Fields that keep a stripe's hot fields off the cache line of the object allocated
+	 * before it, so two threads working in two stripes do not slow each other down.
+	 */
+	@SuppressWarnings("unused")
+	private abstract static class PaddingBefore {
+
+		long p01, p02, p03, p04, p05, p06, p07, p08;
+
+	}
+
+	/**
+	 * One stripe of jobs: a list that {@code begin} pushes onto with one compare-and-set
+	 * of its head, and a count of the jobs that ended in it. Closing a job only marks it
+	 * ended and adds one to that count; the ended jobs are unlinked later, in a sweep that
+	 * one thread at a time runs once enough jobs have begun since the last sweep. So
+	 * {@code begin} and {@code close} never search the list, and a sweep costs at most a
+	 * few steps per job begun. The newest job, the head, is never unlinked: its sequence
+	 * number is the count of jobs ever begun in the stripe.
+	 */
+	private abstract static class StripeFields extends PaddingBefore {
+
+		private static final VarHandle HEAD;
+
+		private static final VarHandle ENDED;
+
+		private static final VarHandle SWEEPING;
+
+		static {
+			try {
+				MethodHandles.Lookup lookup = MethodHandles.lookup();
+				HEAD = lookup.findVarHandle(StripeFields.class, "head", Handle.class);
+				ENDED = lookup.findVarHandle(StripeFields.class, "ended", long.class);
+				SWEEPING = lookup.findVarHandle(StripeFields.class, "sweeping", boolean.class);
+			}
+			catch (ReflectiveOperationException ex) {
+				throw new ExceptionInInitializerError(ex);
+			}
+		}
+
+		// Sweeps run when at least this many jobs have begun since the last one, and at
+		// least as many as were active after it, so that their cost is spread thinly.
+		private static final long SWEEP_EVERY = 64;
+
+		final JobRegistry registry;
+
+		volatile Handle head;
+
+		volatile long ended;
+
+		private volatile boolean sweeping;
+
+		// Written only by the sweeping thread; read by begin to decide when to sweep next.
+		private volatile long nextSweepAt = SWEEP_EVERY;
+
+		StripeFields(JobRegistry registry) {
+			this.registry = registry;
+		}
+
+		long begun() {
+			Handle head = this.head;
+			return (head != null) ? head.seq : 0;
+		}
+
+		void push(Handle job) {
+			Handle head;
+			do {
+				head = this.head;
+				job.link(head);
+			}
+			while (!HEAD.compareAndSet(this, head, job));
+			if (job.seq >= this.nextSweepAt) {
+				sweep();
+			}
+		}
+
+		void ended() {
+			ENDED.getAndAdd(this, 1L);
+			this.registry.ended();
+		}
+
+		/**
+		 * Unlinks the ended jobs behind the head, unless another thread is already at it.
+		 * Pushes only ever change the head, and only the sweeping thread changes a link
+		 * behind it, so no unlink is lost; a reader walking the list meanwhile still
+		 * reaches every job that was in it, through the unlinked job's own link.
+		 */
+		void sweep() {
+			if (!SWEEPING.compareAndSet(this, false, true)) {
+				return;
+			}
+			try {
+				Handle head = this.head;
+				if (head == null) {
+					return;
+				}
+				long active = 1;
+				Handle previous = head;
+				for (Handle job = head.next; job != null; job = job.next) {
+					if (job.endState != null) {
+						previous.next = job.next;
+					}
+					else {
+						previous = job;
+						active++;
+					}
+				}
+				this.nextSweepAt = head.seq + Math.max(SWEEP_EVERY, active);
+			}
+			finally {
+				this.sweeping = false;
+			}
+		}
+
+	}
+
+	@SuppressWarnings("unused")
+	private static final class Stripe extends StripeFields {
+
+		long q01, q02, q03, q04, q05, q06, q07, q08;
+
+		Stripe(JobRegistry registry) {
+			super(registry);
+		}
+
 	}
 
 	/**
@@ -383,18 +584,25 @@ public final class JobRegistry {
 	 */
 	static final class Handle implements TrackedJob {
 
-		private static final VarHandle ENDED;
+		private static final VarHandle END_STATE;
+
+		private static final VarHandle THREAD;
+
+		private static final VarHandle NEXT;
 
 		static {
 			try {
-				ENDED = MethodHandles.lookup().findVarHandle(Handle.class, "ended", boolean.class);
+				MethodHandles.Lookup lookup = MethodHandles.lookup();
+				END_STATE = lookup.findVarHandle(Handle.class, "endState", JobState.class);
+				THREAD = lookup.findVarHandle(Handle.class, "thread", Thread.class);
+				NEXT = lookup.findVarHandle(Handle.class, "next", Handle.class);
 			}
 			catch (ReflectiveOperationException ex) {
 				throw new ExceptionInInitializerError(ex);
 			}
 		}
 
-		private final JobRegistry registry;
+		private final Stripe stripe;
 
 		private final String name;
 
@@ -402,22 +610,34 @@ public final class JobRegistry {
 
 		private final long startedAtMillis = System.currentTimeMillis();
 
-		// Cheap, uncontended and well spread, unlike an identity hash or a shared sequence.
-		private final int hash = ThreadLocalRandom.current().nextInt();
-
-		// A field updated through a VarHandle: no AtomicBoolean to allocate per job.
-		private volatile boolean ended;
-
-		private volatile JobState endState;
+		// Set once, by a compare-and-set, so close is idempotent; null while active.
+		volatile JobState endState;
 
 		private volatile JobInfo.Progress progress;
 
-		volatile Thread thread = Thread.currentThread();
+		private volatile Thread thread;
 
-		Handle(JobRegistry registry, String name, JobKind kind) {
-			this.registry = registry;
+		// The next older job in the stripe, and this job's number in it.
+		volatile Handle next;
+
+		long seq;
+
+		Handle(Stripe stripe, String name, JobKind kind, Thread thread) {
+			this.stripe = stripe;
 			this.name = name;
 			this.kind = kind;
+			// Plain writes: pushing the job onto its stripe publishes them, and a volatile
+			// write here would cost a fence on every begin.
+			THREAD.set(this, thread);
+		}
+
+		void link(Handle next) {
+			NEXT.set(this, next);
+			this.seq = (next != null) ? next.seq + 1 : 1;
+		}
+
+		void runOn(Thread thread) {
+			this.thread = thread;
 		}
 
 		@Override
@@ -432,13 +652,13 @@ public final class JobRegistry {
 
 		@Override
 		public void progress(long done, long total) {
-			this.thread = Thread.currentThread();
+			runOn(Thread.currentThread());
 			this.progress = new JobInfo.Progress(done, total, null);
 		}
 
 		@Override
 		public void progress(String message) {
-			this.thread = Thread.currentThread();
+			runOn(Thread.currentThread());
 			this.progress = new JobInfo.Progress(-1, -1, message);
 		}
 
@@ -453,9 +673,8 @@ public final class JobRegistry {
 		}
 
 		private void end(JobState state) {
-			if (ENDED.compareAndSet(this, false, true)) {
-				this.endState = state;
-				this.registry.ended(this);
+			if (END_STATE.compareAndSet(this, null, state)) {
+				this.stripe.ended();
 			}
 		}
 
@@ -476,21 +695,11 @@ public final class JobRegistry {
 			if (end != null) {
 				return end;
 			}
-			return this.registry.token.isShutdownRequested() ? JobState.STOPPING : JobState.RUNNING;
+			return this.stripe.registry.token.isShutdownRequested() ? JobState.STOPPING : JobState.RUNNING;
 		}
 
 		JobInfo info() {
 			return new JobInfo(this.name, this.kind, state(), startedAt(), this.progress);
-		}
-
-		@Override
-		public int hashCode() {
-			return this.hash;
-		}
-
-		@Override
-		public boolean equals(Object obj) {
-			return this == obj;
 		}
 
 		@Override

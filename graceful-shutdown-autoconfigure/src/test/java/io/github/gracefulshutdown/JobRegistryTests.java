@@ -9,7 +9,9 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import org.junit.jupiter.api.Test;
 
@@ -62,6 +64,79 @@ class JobRegistryTests {
 		assertThat(this.registry.activeCount()).isZero();
 		assertThat(this.registry.jobs()).isEmpty();
 		assertThat(this.registry.endedCount()).isEqualTo(threads * jobsPerThread + 1L);
+	}
+
+	@Test
+	void neverReportsEmptyWhileJobsAreHandedFromThreadToThread() throws Exception {
+		// A ring of threads passes one job along: each receiver begins a new job, then
+		// closes the one it received. So a job always begins in one thread's stripe and
+		// ends in another's, and the registry is never empty. A check that summed the
+		// stripes in one pass could see a zero here.
+		int threads = 4;
+		int handOffs = 40_000;
+		List<LinkedBlockingQueue<TrackedJob>> inboxes = new ArrayList<>();
+		for (int t = 0; t < threads; t++) {
+			inboxes.add(new LinkedBlockingQueue<>());
+		}
+		AtomicBoolean sawEmpty = new AtomicBoolean();
+		AtomicBoolean running = new AtomicBoolean(true);
+		Thread checker = new Thread(() -> {
+			while (running.get()) {
+				try {
+					if (this.registry.awaitEmpty(Duration.ZERO)) {
+						sawEmpty.set(true);
+					}
+				}
+				catch (InterruptedException ex) {
+					return;
+				}
+			}
+		}, "empty-checker");
+		ExecutorService ring = Executors.newFixedThreadPool(threads);
+		try {
+			List<Future<?>> futures = new ArrayList<>();
+			for (int t = 0; t < threads; t++) {
+				LinkedBlockingQueue<TrackedJob> inbox = inboxes.get(t);
+				LinkedBlockingQueue<TrackedJob> next = inboxes.get((t + 1) % threads);
+				futures.add(ring.submit(() -> {
+					for (int i = 0; i < handOffs / threads; i++) {
+						TrackedJob received = inbox.take();
+						TrackedJob mine = this.registry.begin("baton");
+						received.close();
+						next.put(mine);
+					}
+					return null;
+				}));
+			}
+			checker.start();
+			inboxes.get(0).put(this.registry.begin("baton"));
+			for (Future<?> future : futures) {
+				future.get(60, TimeUnit.SECONDS);
+			}
+		}
+		finally {
+			running.set(false);
+			checker.join();
+			ring.shutdownNow();
+		}
+		assertThat(sawEmpty).as("reported empty while a job was active").isFalse();
+		assertThat(this.registry.activeCount()).isEqualTo(1);
+		assertThat(inboxes.get(0).poll(5, TimeUnit.SECONDS)).isNotNull().satisfies(TrackedJob::close);
+		assertThat(this.registry.whenEmpty()).isCompleted();
+	}
+
+	@Test
+	void endedJobsAreUnlinkedWhileALongJobStaysListed() {
+		TrackedJob longJob = this.registry.begin("long");
+		for (int i = 0; i < 100_000; i++) {
+			this.registry.begin("short").close();
+		}
+		assertThat(this.registry.linkedCount()).as("ended jobs still linked").isLessThan(1_000);
+		assertThat(this.registry.jobs()).extracting(JobInfo::name).containsExactly("long");
+		assertThat(this.registry.activeJobs()).singleElement().isSameAs(longJob);
+		longJob.close();
+		assertThat(this.registry.jobs()).isEmpty();
+		assertThat(this.registry.endedCount()).isEqualTo(100_001);
 	}
 
 	@Test
