@@ -41,6 +41,12 @@ import org.springframework.web.filter.OncePerRequestFilter;
  * A response committed earlier (flushed, streamed, or larger than the response buffer)
  * cannot get the header; Tomcat still closes its connection after it once draining.
  * <p>
+ * Once draining has begun and the last request in flight has ended, the shutdown moves on
+ * to destroy the beans that requests use. A request that still arrives then, on a
+ * connection opened before the drain, is answered {@code 503 Service Unavailable} with
+ * {@code Connection: close} instead of being run against a closing application, so the
+ * client knows it was not processed.
+ * <p>
  * Counting costs one atomic increment and one concurrent-set entry per request.
  */
 public final class InFlightRequests extends OncePerRequestFilter
@@ -49,6 +55,8 @@ public final class InFlightRequests extends OncePerRequestFilter
 	private final AtomicLong active = new AtomicLong();
 
 	private final LongAdder finished = new LongAdder();
+
+	private final LongAdder refused = new LongAdder();
 
 	private final Set<Request> requests = ConcurrentHashMap.newKeySet();
 
@@ -61,9 +69,20 @@ public final class InFlightRequests extends OncePerRequestFilter
 	@Override
 	protected void doFilterInternal(HttpServletRequest request, HttpServletResponse response, FilterChain chain)
 			throws ServletException, IOException {
+		this.active.incrementAndGet();
+		// Counted before checking, so a request either holds the drain open or sees it
+		// done; ended() does the reverse.
+		if (this.drained.isDone()) {
+			this.active.decrementAndGet();
+			this.refused.increment();
+			// No error page: rendering one needs the beans that are being destroyed.
+			response.setStatus(HttpServletResponse.SC_SERVICE_UNAVAILABLE);
+			response.setHeader(HttpHeaders.CONNECTION, "close");
+			response.setContentLength(0);
+			return;
+		}
 		Request inFlight = new Request(this, request.getMethod() + " " + request.getRequestURI(),
 				connection(request.getRemoteAddr(), request.getRemotePort()));
-		this.active.incrementAndGet();
 		this.requests.add(inFlight);
 		if (this.closeConnections) {
 			// Set up front: a handler may commit the response (a converter that flushes)
@@ -107,6 +126,15 @@ public final class InFlightRequests extends OncePerRequestFilter
 	 */
 	public long finishedCount() {
 		return this.finished.sum();
+	}
+
+	/**
+	 * Returns how many requests arrived after the drain had finished and were answered
+	 * {@code 503}.
+	 * @return the count
+	 */
+	public long refusedCount() {
+		return this.refused.sum();
 	}
 
 	/**

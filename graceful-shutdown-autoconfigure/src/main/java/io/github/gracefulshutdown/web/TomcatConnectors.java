@@ -20,10 +20,15 @@ import org.springframework.boot.web.server.WebServer;
 import org.springframework.util.ReflectionUtils;
 
 /**
- * Stops a Tomcat from taking new work: it refuses new connections, closes requests that
- * arrive on existing keep-alive connections (Tomcat does both once its endpoint is
- * paused), and closes the keep-alive connections that are idle now, so that clients do
- * not send their next request into a closing socket.
+ * Stops a Tomcat from taking new connections: it closes the server socket, so new
+ * connections are refused and keep-alive ends after each connection's current request,
+ * and it closes the keep-alive connections that are idle now, so that clients reconnect
+ * elsewhere rather than reuse them.
+ * <p>
+ * The connectors are deliberately not paused, as Spring Boot's own drain does: a paused
+ * Tomcat closes, without an answer, every connection whose request it has not started
+ * yet, including one whose request was already on the wire when the drain began. Left
+ * running, Tomcat serves those requests, and {@link InFlightRequests} counts them.
  */
 final class TomcatConnectors {
 
@@ -46,7 +51,8 @@ final class TomcatConnectors {
 	}
 
 	/**
-	 * Pauses every connector of the server and closes its idle connections.
+	 * Closes the server socket of every connector of the server, and its idle
+	 * connections.
 	 * @param busyConnections connections ({@code address:port}) with a request in flight,
 	 * which are never closed here
 	 * @return how many idle connections were closed
@@ -56,7 +62,6 @@ final class TomcatConnectors {
 		int closed = 0;
 		for (Service service : tomcat.getServer().findServices()) {
 			for (Connector connector : service.findConnectors()) {
-				connector.pause();
 				ProtocolHandler handler = connector.getProtocolHandler();
 				handler.closeServerSocketGraceful();
 				closed += closeIdleConnections(handler, busyConnections);

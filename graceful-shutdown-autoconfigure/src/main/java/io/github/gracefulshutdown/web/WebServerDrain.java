@@ -19,8 +19,9 @@ import org.springframework.util.ClassUtils;
  * The web server as a participant of the one shutdown: it stops taking new work and
  * reports done when the last request in flight has ended.
  * <p>
- * With Tomcat serving servlets the drain is ours: connectors paused, idle keep-alive connections closed,
- * completion signalled by the last request's end rather than by polling. Spring Boot's
+ * With Tomcat serving servlets the drain is ours: server sockets closed, idle keep-alive
+ * connections closed, completion signalled by the last request's end rather than by
+ * polling. Spring Boot's
  * own graceful shutdown is switched to immediate for Tomcat, so its later phase has
  * nothing to wait for and logs no second drain. With another server (Jetty, Netty)
  * Spring Boot's own graceful shutdown does the draining, started from here, inside our

@@ -105,4 +105,36 @@ class InFlightRequestsTests {
 		assertThat(drainedDuringRequest.get()).isCompleted();
 	}
 
+	@Test
+	void aRequestArrivingOnceDrainedIsRefusedWith503AndNeverRun() throws Exception {
+		assertThat(this.requests.drain()).isCompleted();
+		MockHttpServletResponse response = new MockHttpServletResponse();
+		this.requests.doFilter(new MockHttpServletRequest("POST", "/orders"), response, (req, res) -> {
+			throw new AssertionError("a request arriving after the drain must not run");
+		});
+		assertThat(response.getStatus()).isEqualTo(503);
+		assertThat(response.getHeader("Connection")).isEqualTo("close");
+		assertThat(this.requests.activeCount()).isZero();
+		assertThat(this.requests.refusedCount()).isOne();
+		assertThat(this.requests.finishedCount()).isZero();
+	}
+
+	@Test
+	void aRequestArrivingWhileOthersDrainIsServed() throws Exception {
+		CompletableFuture<Void> drained = new CompletableFuture<>();
+		MockHttpServletResponse late = new MockHttpServletResponse();
+		this.requests.doFilter(new MockHttpServletRequest("GET", "/slow"), new MockHttpServletResponse(),
+				(req, res) -> {
+					this.requests.drain().thenRun(() -> drained.complete(null));
+					// A request already on the wire when the drain began still runs.
+					this.requests.doFilter(new MockHttpServletRequest("GET", "/hello"), late,
+							(lateReq, lateRes) -> ((jakarta.servlet.http.HttpServletResponse) lateRes).setStatus(200));
+					assertThat(drained).isNotDone();
+				});
+		assertThat(late.getStatus()).isEqualTo(200);
+		assertThat(late.getHeader("Connection")).isEqualTo("close");
+		assertThat(drained).isCompleted();
+		assertThat(this.requests.refusedCount()).isZero();
+	}
+
 }
