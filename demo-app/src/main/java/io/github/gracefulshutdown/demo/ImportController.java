@@ -1,5 +1,7 @@
 package io.github.gracefulshutdown.demo;
 
+import java.io.IOException;
+import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
@@ -7,6 +9,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import io.github.gracefulshutdown.JobRegistry;
+import jakarta.servlet.http.HttpServletResponse;
 
 import org.springframework.beans.factory.DisposableBean;
 import org.springframework.beans.factory.annotation.Value;
@@ -71,6 +74,20 @@ class ImportController implements DisposableBean {
 	Map<String, Object> slow(@RequestParam(defaultValue = "2500") long ms) {
 		this.journal.unit("slow", "req-" + System.nanoTime(), Duration.ofMillis(ms));
 		return Map.of("slept", ms);
+	}
+
+	/**
+	 * A response sent in two parts, {@code ms} apart, like a download: its status and
+	 * headers, with whether the connection stays open, go out before it ends.
+	 */
+	@GetMapping("/stream")
+	void stream(@RequestParam(defaultValue = "2500") long ms, HttpServletResponse response) throws IOException {
+		response.setContentType("text/plain");
+		PrintWriter body = response.getWriter();
+		body.println("first part");
+		body.flush();
+		this.journal.unit("stream", "req-" + System.nanoTime(), Duration.ofMillis(ms));
+		body.println("second part");
 	}
 
 	@GetMapping("/hello")

@@ -99,6 +99,29 @@ final class RawHttp implements AutoCloseable {
 		return send("POST " + path + " HTTP/1.1\r\nHost: " + HOST + "\r\nContent-Length: 0\r\n\r\n");
 	}
 
+	/**
+	 * Sends only the request line of a {@code GET}: the server has the request on the
+	 * wire but cannot start it until {@link #finishGet()} sends the rest.
+	 * @param path the path and query
+	 * @throws SocketException if writing to the connection failed
+	 */
+	void startGet(String path) throws IOException {
+		this.out.write(("GET " + path + " HTTP/1.1\r\n").getBytes(StandardCharsets.US_ASCII));
+		this.out.flush();
+	}
+
+	/**
+	 * Sends the rest of the request begun by {@link #startGet(String)} and reads the
+	 * whole response.
+	 * @return the response
+	 * @throws EOFException if the server closed the connection before or while answering
+	 * @throws SocketException if the connection was reset (or writing to it failed)
+	 * @throws SocketTimeoutException if the server did not answer within the read timeout
+	 */
+	Response finishGet() throws IOException {
+		return send("Host: " + HOST + "\r\n\r\n");
+	}
+
 	private Response send(String request) throws IOException {
 		this.out.write(request.getBytes(StandardCharsets.US_ASCII));
 		this.out.flush();
