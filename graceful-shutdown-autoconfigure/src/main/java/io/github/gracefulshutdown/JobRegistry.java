@@ -19,6 +19,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
+import java.util.function.IntConsumer;
 
 /**
  * The work shutdown waits for: Go's {@code sync.WaitGroup}, with names.
@@ -55,6 +56,9 @@ public final class JobRegistry {
 	private final Queue<CompletableFuture<Void>> emptyWaiters = new ConcurrentLinkedQueue<>();
 
 	private volatile String refusal;
+
+	// Lets a test act between the stripe reads of isEmpty(); always null in an application.
+	volatile IntConsumer afterStripeRead;
 
 	/**
 	 * Creates a registry whose jobs report {@link JobState#STOPPING} once the given token
@@ -103,7 +107,7 @@ public final class JobRegistry {
 			throw new ShutdownInProgressException("Cannot begin job '" + name + "': " + refused);
 		}
 		Thread thread = Thread.currentThread();
-		Stripe stripe = stripeOf(thread);
+		Stripe stripe = this.stripes[stripeIndex(thread)];
 		Handle job = new Handle(stripe, name, kind, thread);
 		if (kind == JobKind.BACKGROUND && this.backgroundJobs.putIfAbsent(name, job) != null) {
 			throw new IllegalArgumentException("A background job named '" + name + "' already exists");
@@ -113,9 +117,9 @@ public final class JobRegistry {
 	}
 
 	@SuppressWarnings("deprecation") // Thread.threadId() is Java 19+; getId() is the same value.
-	private Stripe stripeOf(Thread thread) {
+	int stripeIndex(Thread thread) {
 		// Fibonacci hashing spreads consecutive thread ids over different stripes.
-		return this.stripes[(int) ((thread.getId() * 0x9E3779B97F4A7C15L) >>> this.stripeShift)];
+		return (int) ((thread.getId() * 0x9E3779B97F4A7C15L) >>> this.stripeShift);
 	}
 
 	/**
@@ -433,13 +437,17 @@ public final class JobRegistry {
 	 * job began in any stripe since the first pass read it. Between the passes, then,
 	 * every stripe was empty at once.
 	 */
-	private boolean isEmpty() {
+	boolean isEmpty() {
+		IntConsumer afterStripeRead = this.afterStripeRead;
 		long[] begun = new long[this.stripes.length];
 		for (int i = 0; i < this.stripes.length; i++) {
 			// Ended before begun: a job that begins and ends between the reads then counts
 			// as active, never the reverse.
 			long ended = this.stripes[i].ended;
 			begun[i] = this.stripes[i].begun();
+			if (afterStripeRead != null) {
+				afterStripeRead.accept(i);
+			}
 			if (begun[i] != ended) {
 				return false;
 			}

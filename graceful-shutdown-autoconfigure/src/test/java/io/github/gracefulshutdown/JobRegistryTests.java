@@ -70,8 +70,9 @@ class JobRegistryTests {
 	void neverReportsEmptyWhileJobsAreHandedFromThreadToThread() throws Exception {
 		// A ring of threads passes one job along: each receiver begins a new job, then
 		// closes the one it received. So a job always begins in one thread's stripe and
-		// ends in another's, and the registry is never empty. A check that summed the
-		// stripes in one pass could see a zero here.
+		// ends in another's, and the registry is never empty. This is where a check that
+		// sums the stripes in one pass can see a zero, though the window is too narrow to
+		// hit reliably; the next test forces it.
 		int threads = 4;
 		int handOffs = 40_000;
 		List<LinkedBlockingQueue<TrackedJob>> inboxes = new ArrayList<>();
@@ -108,8 +109,10 @@ class JobRegistryTests {
 					return null;
 				}));
 			}
-			checker.start();
+			// The first baton exists before the checker starts: from here on, the registry
+			// is never empty.
 			inboxes.get(0).put(this.registry.begin("baton"));
+			checker.start();
 			for (Future<?> future : futures) {
 				future.get(60, TimeUnit.SECONDS);
 			}
@@ -123,6 +126,52 @@ class JobRegistryTests {
 		assertThat(this.registry.activeCount()).isEqualTo(1);
 		assertThat(inboxes.get(0).poll(5, TimeUnit.SECONDS)).isNotNull().satisfies(TrackedJob::close);
 		assertThat(this.registry.whenEmpty()).isCompleted();
+	}
+
+	@Test
+	void isNotEmptyWhenAJobBeginsInAStripeAlreadyReadWhileAnotherEndsInOneNotReadYet() throws Exception {
+		TrackedJob[] jobs = new TrackedJob[2];
+		// Unstarted threads already have their ids, so their stripes are known: one that
+		// begins job x in a later stripe, one that begins job y in an earlier stripe and
+		// then closes x.
+		Thread beginX = null;
+		Thread handOff = null;
+		while (beginX == null || handOff == null
+				|| this.registry.stripeIndex(handOff) >= this.registry.stripeIndex(beginX)) {
+			Thread candidate = new Thread(() -> jobs[0] = this.registry.begin("x"));
+			if (beginX == null || this.registry.stripeIndex(candidate) > this.registry.stripeIndex(beginX)) {
+				beginX = candidate;
+			}
+			handOff = new Thread(() -> {
+				jobs[1] = this.registry.begin("y");
+				jobs[0].close();
+			});
+		}
+		beginX.start();
+		beginX.join();
+		int earlier = this.registry.stripeIndex(handOff);
+		Thread interleaved = handOff;
+		AtomicBoolean handedOff = new AtomicBoolean();
+		this.registry.afterStripeRead = (stripe) -> {
+			if (stripe == earlier && handedOff.compareAndSet(false, true)) {
+				interleaved.start();
+				try {
+					interleaved.join();
+				}
+				catch (InterruptedException ex) {
+					Thread.currentThread().interrupt();
+				}
+			}
+		};
+		// The check reads y's stripe before y begins, and x's after x has ended: one pass
+		// would add up to zero, although y was active the whole time x was not.
+		assertThat(this.registry.isEmpty()).isFalse();
+		assertThat(handedOff).isTrue();
+		this.registry.afterStripeRead = null;
+		assertThat(this.registry.activeCount()).isOne();
+		assertThat(this.registry.jobs()).extracting(JobInfo::name).containsExactly("y");
+		jobs[1].close();
+		assertThat(this.registry.isEmpty()).isTrue();
 	}
 
 	@Test
