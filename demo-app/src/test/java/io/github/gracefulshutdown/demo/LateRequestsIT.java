@@ -118,6 +118,10 @@ class LateRequestsIT {
 				softly.assertThat(refused.isStatus(503)).as("a request finished once requests drained: " + refused)
 					.isTrue();
 				softly.assertThat(refused.closesConnection()).as("it carries Connection: close: " + refused).isTrue();
+				softly.assertThat(app.lines())
+					.as("the log says, once, that late requests are answered 503")
+					.filteredOn((line) -> line.contains("Requests have drained; answering requests that still arrive with 503"))
+					.hasSize(1);
 				softly.assertThat(summary).as("summary").contains("Graceful shutdown COMPLETED").contains("0 stragglers");
 				softly.assertThat(units.unfinished()).as("units cut in half").isEmpty();
 				E2eChecks.assertAll(softly, context);

@@ -74,6 +74,11 @@ public final class InFlightRequests extends OncePerRequestFilter
 		// done; ended() does the reverse.
 		if (this.drained.isDone()) {
 			this.active.decrementAndGet();
+			if (this.refused.sum() == 0) {
+				// Once, not per request: clients may keep sending on open connections.
+				logger.info("Requests have drained; answering requests that still arrive with 503 (first: "
+						+ request.getMethod() + " " + request.getRequestURI() + ")");
+			}
 			this.refused.increment();
 			// No error page: rendering one needs the beans that are being destroyed.
 			response.setStatus(HttpServletResponse.SC_SERVICE_UNAVAILABLE);
@@ -129,11 +134,10 @@ public final class InFlightRequests extends OncePerRequestFilter
 	}
 
 	/**
-	 * Returns how many requests arrived after the drain had finished and were answered
+	 * How many requests arrived after the drain had finished and were answered
 	 * {@code 503}.
-	 * @return the count
 	 */
-	public long refusedCount() {
+	long refusedCount() {
 		return this.refused.sum();
 	}
 

@@ -25,10 +25,11 @@ import org.springframework.util.ReflectionUtils;
  * and it closes the keep-alive connections that are idle now, so that clients reconnect
  * elsewhere rather than reuse them.
  * <p>
- * The connectors are deliberately not paused, as Spring Boot's own drain does: a paused
- * Tomcat closes, without an answer, every connection whose request it has not started
- * yet, including one whose request was already on the wire when the drain began. Left
- * running, Tomcat serves those requests, and {@link InFlightRequests} counts them.
+ * Unlike Spring Boot's own drain, this one does not pause the connectors: a paused Tomcat
+ * closes, without an answer, every connection whose request it has not started yet,
+ * including one whose request was already on the wire when the drain began. Left running,
+ * Tomcat serves those requests, and {@link InFlightRequests} counts them (or answers
+ * {@code 503} once the requests have drained).
  */
 final class TomcatConnectors {
 

@@ -21,9 +21,8 @@ import org.springframework.util.ClassUtils;
  * <p>
  * With Tomcat serving servlets the drain is ours: server sockets closed, idle keep-alive
  * connections closed, completion signalled by the last request's end rather than by
- * polling. Spring Boot's
- * own graceful shutdown is switched to immediate for Tomcat, so its later phase has
- * nothing to wait for and logs no second drain. With another server (Jetty, Netty)
+ * polling. Spring Boot's own graceful shutdown is switched to immediate for Tomcat, so
+ * its later phase has nothing to wait for and logs no second drain. With another server (Jetty, Netty)
  * Spring Boot's own graceful shutdown does the draining, started from here, inside our
  * deadline; its later phase then finds it already stopped.
  * <p>
