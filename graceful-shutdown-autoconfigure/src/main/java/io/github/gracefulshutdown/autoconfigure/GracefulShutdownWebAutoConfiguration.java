@@ -2,6 +2,7 @@ package io.github.gracefulshutdown.autoconfigure;
 
 import io.github.gracefulshutdown.web.InFlightRequests;
 import io.github.gracefulshutdown.web.WebServerDrain;
+import jakarta.servlet.DispatcherType;
 
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
@@ -53,6 +54,8 @@ public final class GracefulShutdownWebAutoConfiguration {
 			// Outermost, so it sees a request first and its response last.
 			registration.setOrder(Ordered.HIGHEST_PRECEDENCE);
 			registration.setAsyncSupported(true);
+			// A request is counted once, on its first dispatch, until it completes.
+			registration.setDispatcherTypes(DispatcherType.REQUEST);
 			return registration;
 		}
 

@@ -1,6 +1,8 @@
 package io.github.gracefulshutdown.web;
 
 import java.io.IOException;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -10,7 +12,6 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 
@@ -18,16 +19,21 @@ import io.github.gracefulshutdown.ShutdownParticipant;
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.AsyncEvent;
 import jakarta.servlet.AsyncListener;
+import jakarta.servlet.DispatcherType;
+import jakarta.servlet.Filter;
 import jakarta.servlet.FilterChain;
 import jakarta.servlet.ServletException;
+import jakarta.servlet.ServletRequest;
+import jakarta.servlet.ServletResponse;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
+import org.apache.commons.logging.Log;
+import org.apache.commons.logging.LogFactory;
 
 import org.springframework.boot.availability.AvailabilityChangeEvent;
 import org.springframework.boot.availability.ReadinessState;
 import org.springframework.context.ApplicationListener;
 import org.springframework.http.HttpHeaders;
-import org.springframework.web.filter.OncePerRequestFilter;
 
 /**
  * Counts the requests in flight, including long-lived async ones (SSE,
@@ -49,8 +55,9 @@ import org.springframework.web.filter.OncePerRequestFilter;
  * <p>
  * Counting costs one atomic increment and one concurrent-set entry per request.
  */
-public final class InFlightRequests extends OncePerRequestFilter
-		implements ApplicationListener<AvailabilityChangeEvent<ReadinessState>> {
+public final class InFlightRequests implements Filter, ApplicationListener<AvailabilityChangeEvent<ReadinessState>> {
+
+	private static final Log logger = LogFactory.getLog(InFlightRequests.class);
 
 	private final AtomicLong active = new AtomicLong();
 
@@ -66,9 +73,22 @@ public final class InFlightRequests extends OncePerRequestFilter
 
 	private volatile boolean draining;
 
+	/**
+	 * Counts a request from its first dispatch until its response is complete. Meant for
+	 * {@link DispatcherType#REQUEST} only, and it lets any other dispatch through
+	 * uncounted: the later dispatches of an async request belong to a request already
+	 * counted until its async context completes, and an error dispatch to one already
+	 * ended.
+	 */
 	@Override
-	protected void doFilterInternal(HttpServletRequest request, HttpServletResponse response, FilterChain chain)
-			throws ServletException, IOException {
+	public void doFilter(ServletRequest servletRequest, ServletResponse servletResponse, FilterChain chain)
+			throws IOException, ServletException {
+		if (!(servletRequest instanceof HttpServletRequest request)
+				|| !(servletResponse instanceof HttpServletResponse response)
+				|| request.getDispatcherType() != DispatcherType.REQUEST) {
+			chain.doFilter(servletRequest, servletResponse);
+			return;
+		}
 		this.active.incrementAndGet();
 		// Counted before checking, so a request either holds the drain open or sees it
 		// done; ended() does the reverse.
@@ -86,8 +106,8 @@ public final class InFlightRequests extends OncePerRequestFilter
 			response.setContentLength(0);
 			return;
 		}
-		Request inFlight = new Request(this, request.getMethod() + " " + request.getRequestURI(),
-				connection(request.getRemoteAddr(), request.getRemotePort()));
+		Request inFlight = new Request(this, request.getMethod(), request.getRequestURI(), request.getRemoteAddr(),
+				request.getRemotePort());
 		this.requests.add(inFlight);
 		if (this.closeConnections) {
 			// Set up front: a handler may commit the response (a converter that flushes)
@@ -149,7 +169,8 @@ public final class InFlightRequests extends OncePerRequestFilter
 	public List<ShutdownParticipant.InFlight> inFlight() {
 		List<ShutdownParticipant.InFlight> inFlight = new ArrayList<>();
 		for (Request request : this.requests) {
-			inFlight.add(new ShutdownParticipant.InFlight(request.description, Instant.ofEpochMilli(request.startedAt),
+			inFlight.add(new ShutdownParticipant.InFlight(request.method + " " + request.uri,
+					Instant.ofEpochMilli(request.startedAt),
 					(request.asyncContext == null) ? request.thread : null));
 		}
 		inFlight.sort(Comparator.comparing(ShutdownParticipant.InFlight::startedAt));
@@ -163,7 +184,7 @@ public final class InFlightRequests extends OncePerRequestFilter
 	Set<String> busyConnections() {
 		Set<String> busy = new HashSet<>();
 		for (Request request : this.requests) {
-			busy.add(request.connection);
+			busy.add(connection(request.remoteAddress, request.remotePort));
 		}
 		return busy;
 	}
@@ -215,11 +236,29 @@ public final class InFlightRequests extends OncePerRequestFilter
 
 	private static final class Request implements AsyncListener {
 
+		// A field set through a VarHandle: no AtomicBoolean to allocate per request.
+		private static final VarHandle ENDED;
+
+		static {
+			try {
+				ENDED = MethodHandles.lookup().findVarHandle(Request.class, "ended", boolean.class);
+			}
+			catch (ReflectiveOperationException ex) {
+				throw new ExceptionInInitializerError(ex);
+			}
+		}
+
 		private final InFlightRequests owner;
 
-		private final String description;
+		// Kept apart and joined only when listed: building strings here would cost every
+		// request an allocation or two for a listing that rarely happens.
+		private final String method;
 
-		private final String connection;
+		private final String uri;
+
+		private final String remoteAddress;
+
+		private final int remotePort;
 
 		private final long startedAt = System.currentTimeMillis();
 
@@ -227,14 +266,16 @@ public final class InFlightRequests extends OncePerRequestFilter
 
 		private final int hash = ThreadLocalRandom.current().nextInt();
 
-		private final AtomicBoolean ended = new AtomicBoolean();
+		private volatile boolean ended;
 
 		private volatile AsyncContext asyncContext;
 
-		Request(InFlightRequests owner, String description, String connection) {
+		Request(InFlightRequests owner, String method, String uri, String remoteAddress, int remotePort) {
 			this.owner = owner;
-			this.description = description;
-			this.connection = connection;
+			this.method = method;
+			this.uri = uri;
+			this.remoteAddress = remoteAddress;
+			this.remotePort = remotePort;
 		}
 
 		void goAsync(AsyncContext context) {
@@ -243,7 +284,7 @@ public final class InFlightRequests extends OncePerRequestFilter
 		}
 
 		void end() {
-			if (this.ended.compareAndSet(false, true)) {
+			if (ENDED.compareAndSet(this, false, true)) {
 				this.owner.ended(this);
 			}
 		}

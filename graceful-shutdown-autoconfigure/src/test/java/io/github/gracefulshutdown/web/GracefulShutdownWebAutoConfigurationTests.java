@@ -32,6 +32,7 @@ class GracefulShutdownWebAutoConfigurationTests {
 			assertThat(registration.getFilter()).isSameAs(context.getBean(InFlightRequests.class));
 			assertThat(registration.getOrder()).isEqualTo(Ordered.HIGHEST_PRECEDENCE);
 			assertThat(registration.isAsyncSupported()).isTrue();
+			assertThat(registration.determineDispatcherTypes()).containsExactly(jakarta.servlet.DispatcherType.REQUEST);
 		});
 	}
 
