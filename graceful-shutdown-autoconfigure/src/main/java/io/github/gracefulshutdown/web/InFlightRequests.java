@@ -12,6 +12,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 
@@ -65,6 +66,8 @@ public final class InFlightRequests implements Filter, ApplicationListener<Avail
 
 	private final LongAdder refused = new LongAdder();
 
+	private final AtomicBoolean refusing = new AtomicBoolean();
+
 	private final Set<Request> requests = ConcurrentHashMap.newKeySet();
 
 	private final CompletableFuture<Void> drained = new CompletableFuture<>();
@@ -94,7 +97,7 @@ public final class InFlightRequests implements Filter, ApplicationListener<Avail
 		// done; ended() does the reverse.
 		if (this.drained.isDone()) {
 			this.active.decrementAndGet();
-			if (this.refused.sum() == 0) {
+			if (this.refusing.compareAndSet(false, true)) {
 				// Once, not per request: clients may keep sending on open connections.
 				logger.info("Requests have drained; answering requests that still arrive with 503 (first: "
 						+ request.getMethod() + " " + request.getRequestURI() + ")");
