@@ -313,7 +313,7 @@ public final class JobRegistry {
 	 */
 	public List<JobInfo> jobs() {
 		List<JobInfo> jobs = new ArrayList<>();
-		for (Handle job : activeJobs()) {
+		for (Handle job : collectActiveJobs()) {
 			if (job.kind != JobKind.BACKGROUND) {
 				jobs.add(job.info());
 			}
@@ -375,6 +375,13 @@ public final class JobRegistry {
 	 * The active jobs with the threads that run them, for the deadline report.
 	 */
 	List<Handle> activeJobs() {
+		List<Handle> jobs = collectActiveJobs();
+		jobs.sort(Comparator.comparingLong((Handle job) -> job.startedAtMillis));
+		return jobs;
+	}
+
+	// In no particular order: jobs() sorts what it lists, with the background jobs, once.
+	private List<Handle> collectActiveJobs() {
 		List<Handle> jobs = new ArrayList<>();
 		for (Stripe stripe : this.stripes) {
 			stripe.sweep();
@@ -384,7 +391,6 @@ public final class JobRegistry {
 				}
 			}
 		}
-		jobs.sort(Comparator.comparingLong((Handle job) -> job.startedAtMillis));
 		return jobs;
 	}
 
