@@ -39,3 +39,37 @@ copy_jar() {
 	cp "$JAR" "$1/demo-app.jar"
 	[[ $(stat -c %s "$1/demo-app.jar") == "${before%% *}" ]] || die "$JAR changed while it was copied; run again"
 }
+
+# For scripts that run one demo app at a time, as $APP, with scratch files in $TMP: on
+# exit, an app still running is killed and $TMP removed.
+APP=
+trap_one_app() {
+	trap cleanup_one_app EXIT
+	trap 'log "interrupted"; exit 130' INT
+	trap 'log "terminated"; exit 143' TERM
+}
+
+cleanup_one_app() {
+	set +e
+	if [[ -n $APP ]] && kill -0 "$APP" 2>/dev/null; then
+		kill -KILL "$APP" 2>/dev/null
+		wait "$APP" 2>/dev/null
+	fi
+	rm -rf "$TMP"
+}
+
+# Starts run $1 of the demo app from $TMP/demo-app.jar on $HOST:$PORT, with the other
+# arguments, logging to $OUT/app-$1.log; sets APP and returns once readiness answers 200.
+start_app() {
+	local run=$1 start=$SECONDS
+	shift
+	# shellcheck disable=SC2086 # JAVA_OPTS is a word list
+	"$JAVA" $JAVA_OPTS -jar "$TMP/demo-app.jar" --server.address=$HOST --server.port="$PORT" "$@" \
+		>"$OUT/app-$run.log" 2>&1 &
+	APP=$!
+	until [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://$HOST:$PORT/actuator/health/readiness") == 200 ]]; do
+		kill -0 "$APP" 2>/dev/null || { tail -n 30 "$OUT/app-$run.log" >&2; die "run $run: the app died before it became ready"; }
+		((SECONDS - start < 120)) || die "run $run: not ready after 120 s"
+		sleep 0.2
+	done
+}

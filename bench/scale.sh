@@ -57,18 +57,7 @@ copy_jar "$TMP"
 unzip -l "$TMP/demo-app.jar" | grep 'demo/FanOutController.class' >/dev/null ||
 	die "the demo jar has no FanOutController: rebuild it (./mvnw -B -o -q install -DskipTests)"
 
-APP=
-cleanup() {
-	set +e
-	if [[ -n $APP ]] && kill -0 "$APP" 2>/dev/null; then
-		kill -KILL "$APP" 2>/dev/null
-		wait "$APP" 2>/dev/null
-	fi
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT
-trap 'log "terminated"; exit 143' TERM
+trap_one_app
 
 DEMO_ARGS=(--demo.fanout.enabled=true --spring.threads.virtual.enabled="$VIRTUAL"
 	--demo.heavy.unit=100ms --demo.light.unit=100ms --demo.scheduled.enabled=false
@@ -85,16 +74,7 @@ DEMO_ARGS=(--demo.fanout.enabled=true --spring.threads.virtual.enabled="$VIRTUAL
 printf '%-4s %-8s %6s %9s %8s %9s %11s %14s %9s %s\n' run threads jobs start_ms os_thr rss_mb exit_ms coordinator_ms overhead finished >"$OUT/runs.txt"
 THREAD_KIND=?
 for ((i = 1; i <= RUNS; i++)); do
-	# shellcheck disable=SC2086 # JAVA_OPTS is a word list
-	"$JAVA" $JAVA_OPTS -jar "$TMP/demo-app.jar" --server.address=$HOST --server.port="$PORT" \
-		"${DEMO_ARGS[@]}" --demo.journal="$OUT/journal-$i.log" >"$OUT/app-$i.log" 2>&1 &
-	APP=$!
-	start=$SECONDS
-	until [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://$HOST:$PORT/actuator/health/readiness") == 200 ]]; do
-		kill -0 "$APP" 2>/dev/null || { tail -n 30 "$OUT/app-$i.log" >&2; die "run $i: the app died before it became ready"; }
-		((SECONDS - start < 120)) || die "run $i: not ready after 120 s"
-		sleep 0.2
-	done
+	start_app "$i" "${DEMO_ARGS[@]}" --demo.journal="$OUT/journal-$i.log"
 
 	answer=$(curl -fsS --max-time 180 -X POST "http://$HOST:$PORT/fanout?count=$COUNT&finishMs=$FINISH_MS") ||
 		die "run $i: POST /fanout failed"

@@ -49,18 +49,7 @@ TMP=$(mktemp -d /tmp/shutdown-overhead.XXXXXX)
 
 copy_jar "$TMP"
 
-APP=
-cleanup() {
-	set +e
-	if [[ -n $APP ]] && kill -0 "$APP" 2>/dev/null; then
-		kill -KILL "$APP" 2>/dev/null
-		wait "$APP" 2>/dev/null
-	fi
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT
-trap 'log "terminated"; exit 143' TERM
+trap_one_app
 
 {
 	echo "command: $0 $RUNS"
@@ -78,16 +67,7 @@ rebuild_in_flight() { # the last ledger-rebuild line of the journal is a START
 printf '%-4s %8s %9s %12s %11s %-24s %8s %6s %s\n' run delay_ms exit_ms remaining_ms overhead_ms longest_unit in_flight cut started_after >"$OUT/runs.txt"
 for ((i = 1; i <= RUNS; i++)); do
 	journal=$OUT/journal-$i.log
-	# shellcheck disable=SC2086 # JAVA_OPTS is a word list
-	"$JAVA" $JAVA_OPTS -jar "$TMP/demo-app.jar" --server.address=$HOST --server.port="$PORT" \
-		"${DEMO_ARGS[@]}" --demo.journal="$journal" >"$OUT/app-$i.log" 2>&1 &
-	APP=$!
-	start=$SECONDS
-	until [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://$HOST:$PORT/actuator/health/readiness") == 200 ]]; do
-		kill -0 "$APP" 2>/dev/null || { tail -n 30 "$OUT/app-$i.log" >&2; die "run $i: the app died before it became ready"; }
-		((SECONDS - start < 120)) || die "run $i: not ready after 120 s"
-		sleep 0.2
-	done
+	start_app "$i" "${DEMO_ARGS[@]}" --demo.journal="$journal"
 
 	delay=$((RANDOM % 3200))
 	sleep "$(awk -v d="$delay" 'BEGIN { printf "%.3f", d / 1000 }')"
