@@ -61,19 +61,19 @@ class AsyncAndScheduledIT {
 			app.awaitLine("Started 2 background jobs: [", STARTUP_TIMEOUT);
 			// Warms both paths up (the client's too), so that what follows takes milliseconds:
 			// the report run below must still be in flight at SIGTERM.
-			RawHttp.Outcome warmUp = E2eSupport.get(port, "/slow?ms=1");
-			HttpResponse<String> warmUpPost = E2eSupport.post(port, "/notify?count=0");
+			RawHttp.Outcome warmUp = E2eFixture.get(port, "/slow?ms=1");
+			HttpResponse<String> warmUpPost = E2eFixture.post(port, "/notify?count=0");
 
 			// A report run that has just begun: more than 1.2 s of it left.
 			app.awaitJournal(journal, "a report run that began less than 300 ms ago", (read) -> read.spans("report")
 				.stream()
 				.anyMatch((span) -> !span.ended() && System.currentTimeMillis() - span.start() < 300),
 					Duration.ofSeconds(15));
-			HttpResponse<String> queued = E2eSupport.post(port, "/notify?count=3");
-			Future<RawHttp.Outcome> slow = clients.submit(() -> E2eSupport.get(port, "/slow?ms=" + SLOW_MS));
+			HttpResponse<String> queued = E2eFixture.post(port, "/notify?count=3");
+			Future<RawHttp.Outcome> slow = clients.submit(() -> E2eFixture.get(port, "/slow?ms=" + SLOW_MS));
 			app.awaitJournal(journal, "the slow request in flight", (read) -> read.hasUnfinished("slow"),
 					Duration.ofSeconds(5));
-			JsonNode before = E2eSupport.shutdownStatus(port);
+			JsonNode before = E2eFixture.shutdownStatus(port);
 
 			long sigtermAt = app.sigterm();
 			Duration exitTime = app.awaitExit(Duration.ofSeconds(25));
@@ -82,9 +82,9 @@ class AsyncAndScheduledIT {
 			JournalFile units = JournalFile.read(journal);
 			List<String> lines = app.lines();
 			String context = "\n" + units + "\n" + app.tail(60);
-			int drainingIndex = E2eSupport.indexOf(lines, "Draining ", 0);
+			int drainingIndex = E2eFixture.indexOf(lines, "Draining ", 0);
 			String draining = (drainingIndex >= 0) ? lines.get(drainingIndex) : null;
-			long drainingAt = (draining != null) ? E2eSupport.logMillis(draining) : sigtermAt;
+			long drainingAt = (draining != null) ? E2eFixture.logMillis(draining) : sigtermAt;
 			List<Span> notify = units.spans("notify");
 			List<Span> reports = units.spans("report");
 			List<Span> reportsInFlight = reports.stream().filter((span) -> span.inFlightAt(sigtermAt)).toList();
@@ -95,8 +95,8 @@ class AsyncAndScheduledIT {
 			long lastReportEnd = reports.stream().filter(Span::ended).mapToLong(Span::end).max().orElse(-1);
 			long lastNotifyEnd = notify.stream().filter(Span::ended).mapToLong(Span::end).max().orElse(-1);
 			boolean skipLogged = lines.stream().anyMatch((line) -> line.contains("Not starting @Scheduled"));
-			List<JsonNode> asyncJobs = E2eSupport.jobs(before, "notifier.send");
-			List<JsonNode> scheduledJobs = E2eSupport.jobs(before, "reports.report");
+			List<JsonNode> asyncJobs = E2eFixture.jobs(before, "notifier.send");
+			List<JsonNode> scheduledJobs = E2eFixture.jobs(before, "reports.report");
 			System.out.printf("E2E-METRIC async-scheduled: exitAfterSigterm=%d ms, notifyUnits=%d (inFlightAtSigterm=%d),"
 					+ " reportUnits=%d (inFlightAtSigterm=%d, begunBeforeSigterm=%d ms), reportStartsAfterDraining=%d,"
 					+ " nextReportDueBeforeLastNotifyEnd=%s, scheduledSkipLogged=%s, slowRequest=%s,"
@@ -114,10 +114,10 @@ class AsyncAndScheduledIT {
 			softly.assertThat(queued.body()).as("POST /notify?count=3").contains("\"queued\":3");
 			softly.assertThat(asyncJobs).as("notifier.send jobs listed before SIGTERM: " + before).hasSize(3);
 			softly.assertThat(asyncJobs).as("notifier.send jobs' kind")
-				.allMatch((job) -> "ASYNC".equals(E2eSupport.text(job, "kind")));
+				.allMatch((job) -> "ASYNC".equals(E2eFixture.text(job, "kind")));
 			softly.assertThat(scheduledJobs).as("reports.report job listed before SIGTERM: " + before).hasSize(1);
 			softly.assertThat(scheduledJobs).as("reports.report job's kind")
-				.allMatch((job) -> "SCHEDULED".equals(E2eSupport.text(job, "kind")));
+				.allMatch((job) -> "SCHEDULED".equals(E2eFixture.text(job, "kind")));
 
 			softly.assertThat(units.unfinished()).as("units cut in half").isEmpty();
 			softly.assertThat(notify).as("notify units (3 queued)").hasSize(3);
@@ -143,12 +143,12 @@ class AsyncAndScheduledIT {
 				.as("the slow request was in flight at SIGTERM")
 				.isTrue();
 
-			softly.assertThat(E2eChecks.summary(lines, context)).as("summary")
+			softly.assertThat(E2eFixture.summary(lines, context)).as("summary")
 				.contains("Graceful shutdown COMPLETED")
 				.contains("1 request drained")
 				.contains("0 stragglers");
 			softly.assertThat(exitTime).as("exit time after SIGTERM").isLessThan(Duration.ofSeconds(10));
-			E2eChecks.assertAll(softly, context);
+			E2eFixture.assertAll(softly, context);
 		}
 		finally {
 			clients.shutdownNow();

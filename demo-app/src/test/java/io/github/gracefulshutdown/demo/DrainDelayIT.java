@@ -51,7 +51,7 @@ class DrainDelayIT {
 				List.of("--demo.journal=" + journal, "--demo.light.unit=500ms", "--demo.heavy.unit=1s",
 						"--graceful-shutdown.drain-delay=" + DRAIN_DELAY.toSeconds() + "s",
 						"--spring.lifecycle.timeout-per-shutdown-phase=10s", "--server.port=0",
-						E2eChecks.WEB_DRAIN_DEBUG))) {
+						E2eFixture.WEB_DRAIN_DEBUG))) {
 			int port = app.awaitHttpPort(STARTUP_TIMEOUT);
 			app.awaitLine("Started 2 background jobs: [", STARTUP_TIMEOUT);
 
@@ -70,7 +70,7 @@ class DrainDelayIT {
 				}
 			}));
 			app.awaitJournal(journal, "the spanning slow request in flight",
-					(read) -> E2eChecks.unfinished(read, "slow") == 1, Duration.ofSeconds(10));
+					(read) -> E2eFixture.unfinished(read, "slow") == 1, Duration.ofSeconds(10));
 
 			long sigtermAt = app.sigterm();
 			long sigtermNanos = System.nanoTime();
@@ -88,7 +88,7 @@ class DrainDelayIT {
 			// After the delay: draining, new connections refused.
 			String draining = app.awaitLine("Draining ", Duration.ofSeconds(10));
 			long drainingSeenMillis = millisSince(sigtermNanos);
-			app.awaitLine(E2eChecks.STOPPED_ACCEPTING, Duration.ofSeconds(5));
+			app.awaitLine(E2eFixture.STOPPED_ACCEPTING, Duration.ofSeconds(5));
 			Outcome newConnection = get(port, "/hello");
 			boolean aliveAtNewConnection = app.isAlive();
 
@@ -97,7 +97,7 @@ class DrainDelayIT {
 			JournalFile units = JournalFile.read(journal);
 			List<String> lines = app.lines();
 			String context = "\n" + units + "\n" + app.tail(60);
-			String summary = E2eChecks.summary(lines, context);
+			String summary = E2eFixture.summary(lines, context);
 
 			System.out.printf("E2E-METRIC drain-delay: exitAfterSigterm=%d ms, delayLineSeenAfter=%d ms,"
 					+ " readinessDuringDelay=%s, helloDuringDelay=%s (Connection: %s), jsonDuringDelay=%s (Connection: %s),"
@@ -165,7 +165,7 @@ class DrainDelayIT {
 			softly.assertThat(exitTime).as("exit time after SIGTERM")
 				.isGreaterThanOrEqualTo(DRAIN_DELAY)
 				.isLessThan(Duration.ofSeconds(12));
-			E2eChecks.assertAll(softly, context);
+			E2eFixture.assertAll(softly, context);
 		}
 		finally {
 			clients.shutdownNow();

@@ -62,14 +62,14 @@ class FailurePoliciesIT {
 			app.awaitLine("Started 3 background jobs: [", STARTUP_TIMEOUT);
 
 			// Polled: the job is in a backoff at most ~60% of the time.
-			JsonNode restarting = E2eSupport.awaitJob(app, port, "flaky", "flaky RUNNING in a restart backoff",
-					(job) -> "RUNNING".equals(E2eSupport.text(job, "state")) && String
-						.valueOf(E2eSupport.progressMessage(job))
+			JsonNode restarting = E2eFixture.awaitJob(app, port, "flaky", "flaky RUNNING in a restart backoff",
+					(job) -> "RUNNING".equals(E2eFixture.text(job, "state")) && String
+						.valueOf(E2eFixture.progressMessage(job))
 						.startsWith("restarting in"),
 					Duration.ofSeconds(20));
 			app.awaitLine("Background job 'flaky' failed (failure 4); restarting in 800 ms", Duration.ofSeconds(20));
 			boolean aliveAfterFailures = app.isAlive();
-			RawHttp.Outcome hello = E2eSupport.get(port, "/hello");
+			RawHttp.Outcome hello = E2eFixture.get(port, "/hello");
 			// A ledger unit in flight, so that shutdown has something to wait for.
 			app.awaitJournal(journal, "a fresh ledger-rebuild unit in flight", (read) -> read.spans("ledger-rebuild")
 				.stream()
@@ -81,15 +81,15 @@ class FailurePoliciesIT {
 
 			JournalFile units = JournalFile.read(journal);
 			List<String> lines = app.lines();
-			List<String> log = E2eSupport.withoutFrames(lines);
+			List<String> log = E2eFixture.withoutFrames(lines);
 			String context = "\n" + units + "\n" + app.tail(60);
 			long[] delays = { 200, 400, 800, 800 };
 			int[] at = new int[delays.length];
 			for (int i = 0; i < delays.length; i++) {
-				at[i] = E2eSupport.indexOf(log, "Background job 'flaky' failed (failure " + (i + 1) + "); restarting in "
+				at[i] = E2eFixture.indexOf(log, "Background job 'flaky' failed (failure " + (i + 1) + "); restarting in "
 						+ delays[i] + " ms", (i > 0) ? at[i - 1] : 0);
 			}
-			int draining = E2eSupport.indexOf(log, "Draining ", 0);
+			int draining = E2eFixture.indexOf(log, "Draining ", 0);
 			List<String> restartsDuringShutdown = (draining < 0) ? List.of()
 					: log.subList(draining, log.size())
 						.stream()
@@ -99,12 +99,12 @@ class FailurePoliciesIT {
 						.toList();
 			System.out.printf("E2E-METRIC failure-restart: failuresBeforeSigterm=%d, exitAfterSigterm=%d ms,"
 					+ " restartsAfterDraining=%d, endpointFlaky=%s, exitValue=%d%n",
-					E2eSupport.count(log, "Background job 'flaky' failed (failure"), exitTime.toMillis(),
+					E2eFixture.count(log, "Background job 'flaky' failed (failure"), exitTime.toMillis(),
 					restartsDuringShutdown.size(), restarting, app.exitValue());
 
 			SoftAssertions softly = new SoftAssertions();
-			softly.assertThat(E2eSupport.text(restarting, "kind")).as("flaky's kind").isEqualTo("BACKGROUND");
-			softly.assertThat(E2eSupport.progressMessage(restarting)).as("flaky's progress")
+			softly.assertThat(E2eFixture.text(restarting, "kind")).as("flaky's kind").isEqualTo("BACKGROUND");
+			softly.assertThat(E2eFixture.progressMessage(restarting)).as("flaky's progress")
 				.matches("restarting in (200|400|800) ms after failure \\d+: .*");
 			for (int i = 0; i < delays.length; i++) {
 				softly.assertThat(at[i]).as("failure " + (i + 1) + " restarting in " + delays[i] + " ms, in order")
@@ -113,7 +113,7 @@ class FailurePoliciesIT {
 			for (int i = 1; i < delays.length; i++) {
 				if (at[i - 1] >= 0 && at[i] >= 0) {
 					// Each failure comes at least a backoff and a 500 ms run after the one before.
-					long gap = E2eSupport.logMillis(log.get(at[i])) - E2eSupport.logMillis(log.get(at[i - 1]));
+					long gap = E2eFixture.logMillis(log.get(at[i])) - E2eFixture.logMillis(log.get(at[i - 1]));
 					softly.assertThat(gap).as("ms between failure " + i + " and failure " + (i + 1))
 						.isGreaterThanOrEqualTo(delays[i - 1] + 500 - 20);
 				}
@@ -126,7 +126,7 @@ class FailurePoliciesIT {
 			softly.assertThat(restartsDuringShutdown).as("failures or restarts logged after Draining").isEmpty();
 			softly.assertThat(log).as("no failure during shutdown")
 				.noneMatch((line) -> line.contains("failed during shutdown"));
-			softly.assertThat(E2eChecks.summary(lines, context)).as("summary")
+			softly.assertThat(E2eFixture.summary(lines, context)).as("summary")
 				.contains("Graceful shutdown COMPLETED")
 				.contains("0 stragglers");
 			softly.assertThat(units.unfinished()).as("units cut in half").isEmpty();
@@ -134,7 +134,7 @@ class FailurePoliciesIT {
 				.as("ledger units in flight at SIGTERM")
 				.isNotEmpty();
 			softly.assertThat(exitTime).as("exit time after SIGTERM").isLessThan(Duration.ofSeconds(10));
-			E2eChecks.assertAll(softly, context);
+			E2eFixture.assertAll(softly, context);
 		}
 	}
 
@@ -148,9 +148,9 @@ class FailurePoliciesIT {
 			int port = app.awaitHttpPort(STARTUP_TIMEOUT);
 			app.awaitLine("Started 3 background jobs: [", STARTUP_TIMEOUT);
 			app.awaitLine("Background job 'flaky' failed (failure 1); restarting in 30000 ms", Duration.ofSeconds(20));
-			JsonNode backingOff = E2eSupport.awaitJob(app, port, "flaky", "flaky RUNNING in its 30 s backoff",
-					(job) -> "RUNNING".equals(E2eSupport.text(job, "state")) && String
-						.valueOf(E2eSupport.progressMessage(job))
+			JsonNode backingOff = E2eFixture.awaitJob(app, port, "flaky", "flaky RUNNING in its 30 s backoff",
+					(job) -> "RUNNING".equals(E2eFixture.text(job, "state")) && String
+						.valueOf(E2eFixture.progressMessage(job))
 						.startsWith("restarting in 30000 ms"),
 					Duration.ofSeconds(5));
 
@@ -164,8 +164,8 @@ class FailurePoliciesIT {
 					+ " exitValue=%d%n", exitTime.toMillis(), backingOff, app.exitValue());
 
 			SoftAssertions softly = new SoftAssertions();
-			softly.assertThat(E2eSupport.text(backingOff, "kind")).as("flaky's kind").isEqualTo("BACKGROUND");
-			softly.assertThat(E2eSupport.progressMessage(backingOff)).as("flaky's progress")
+			softly.assertThat(E2eFixture.text(backingOff, "kind")).as("flaky's kind").isEqualTo("BACKGROUND");
+			softly.assertThat(E2eFixture.progressMessage(backingOff)).as("flaky's progress")
 				.contains("after failure 1: ")
 				.contains(FAILURE);
 			softly.assertThat(exitTime).as("exit time after SIGTERM (the 30 s backoff must not hold it)")
@@ -173,12 +173,12 @@ class FailurePoliciesIT {
 			softly.assertThat(lines).as("no second failure").noneMatch((line) -> line.contains("(failure 2)"));
 			softly.assertThat(lines).as("no failure during shutdown")
 				.noneMatch((line) -> line.contains("failed during shutdown"));
-			softly.assertThat(E2eChecks.summary(lines, context)).as("summary")
+			softly.assertThat(E2eFixture.summary(lines, context)).as("summary")
 				.contains("Graceful shutdown COMPLETED")
 				.contains("3 jobs stopped")
 				.contains("0 stragglers");
 			softly.assertThat(units.unfinished()).as("units cut in half").isEmpty();
-			E2eChecks.assertAll(softly, context);
+			E2eFixture.assertAll(softly, context);
 		}
 	}
 
@@ -191,15 +191,15 @@ class FailurePoliciesIT {
 			app.awaitLine("Started 3 background jobs: [", STARTUP_TIMEOUT);
 			String stopped = app.awaitLine("Background job 'flaky' failed; stopped by its policy (onFailure = STOP)",
 					Duration.ofSeconds(20));
-			JsonNode failed = E2eSupport.awaitJob(app, port, "flaky", "flaky FAILED",
-					(job) -> "FAILED".equals(E2eSupport.text(job, "state")), Duration.ofSeconds(5));
+			JsonNode failed = E2eFixture.awaitJob(app, port, "flaky", "flaky FAILED",
+					(job) -> "FAILED".equals(E2eFixture.text(job, "state")), Duration.ofSeconds(5));
 
 			// Three more runs' worth of time: a restarted job would have failed again by then.
 			int syncUnitsAtFailure = JournalFile.read(journal).spans("ledger-sync").size();
 			Thread.sleep(1500);
 			boolean alive = app.isAlive();
-			RawHttp.Outcome hello = E2eSupport.get(port, "/hello");
-			JsonNode status = E2eSupport.shutdownStatus(port);
+			RawHttp.Outcome hello = E2eFixture.get(port, "/hello");
+			JsonNode status = E2eFixture.shutdownStatus(port);
 			int syncUnitsLater = JournalFile.read(journal).spans("ledger-sync").size();
 
 			app.sigterm();
@@ -213,20 +213,20 @@ class FailurePoliciesIT {
 					syncUnitsLater - syncUnitsAtFailure, exitTime.toMillis(), app.exitValue());
 
 			SoftAssertions softly = new SoftAssertions();
-			softly.assertThat(E2eSupport.text(failed, "kind")).as("flaky's kind").isEqualTo("BACKGROUND");
-			softly.assertThat(E2eSupport.count(lines, "Background job 'flaky' failed")).as("flaky's failures")
+			softly.assertThat(E2eFixture.text(failed, "kind")).as("flaky's kind").isEqualTo("BACKGROUND");
+			softly.assertThat(E2eFixture.count(lines, "Background job 'flaky' failed")).as("flaky's failures")
 				.isEqualTo(1);
 			softly.assertThat(lines).as("the failure is logged with its exception")
 				.anyMatch((line) -> line.contains(FAILURE));
 			softly.assertThat(lines).as("no restart").noneMatch((line) -> line.contains("restarting in"));
-			softly.assertThat(E2eSupport.jobs(status, "flaky")).as("flaky 1.5 s later")
+			softly.assertThat(E2eFixture.jobs(status, "flaky")).as("flaky 1.5 s later")
 				.singleElement()
-				.extracting((job) -> E2eSupport.text(job, "state"))
+				.extracting((job) -> E2eFixture.text(job, "state"))
 				.isEqualTo("FAILED");
 			for (String job : List.of("ledger-sync", "ledger-rebuild")) {
-				softly.assertThat(E2eSupport.jobs(status, job)).as(job + " after flaky stopped")
+				softly.assertThat(E2eFixture.jobs(status, job)).as(job + " after flaky stopped")
 					.singleElement()
-					.extracting((node) -> E2eSupport.text(node, "state"))
+					.extracting((node) -> E2eFixture.text(node, "state"))
 					.isEqualTo("RUNNING");
 			}
 			softly.assertThat(status.path("state").asString()).as("shutdown state after flaky stopped")
@@ -235,13 +235,13 @@ class FailurePoliciesIT {
 			softly.assertThat(hello.isStatus(200)).as("/hello after flaky stopped: " + hello).isTrue();
 			softly.assertThat(syncUnitsLater).as("ledger-sync units after flaky stopped (" + stopped + ")")
 				.isGreaterThan(syncUnitsAtFailure);
-			softly.assertThat(E2eChecks.summary(lines, context)).as("summary")
+			softly.assertThat(E2eFixture.summary(lines, context)).as("summary")
 				.contains("Graceful shutdown COMPLETED")
 				.contains("2 jobs stopped")
 				.contains("0 stragglers");
 			softly.assertThat(units.unfinished()).as("units cut in half").isEmpty();
 			softly.assertThat(exitTime).as("exit time after SIGTERM").isLessThan(Duration.ofSeconds(10));
-			E2eChecks.assertAll(softly, context);
+			E2eFixture.assertAll(softly, context);
 		}
 	}
 
@@ -255,28 +255,28 @@ class FailurePoliciesIT {
 			String failed = app.awaitLine(
 					"Background job 'flaky' failed; shutting the application down (onFailure = SHUTDOWN)",
 					STARTUP_TIMEOUT);
-			Duration exitTime = E2eSupport.awaitOwnExit(app, Duration.ofSeconds(30));
+			Duration exitTime = E2eFixture.awaitOwnExit(app, Duration.ofSeconds(30));
 
 			JournalFile units = JournalFile.read(journal);
 			List<String> lines = app.lines();
-			List<String> log = E2eSupport.withoutFrames(lines);
+			List<String> log = E2eFixture.withoutFrames(lines);
 			String context = "\n" + units + "\n" + app.tail(60);
-			long failedAt = E2eSupport.logMillis(failed);
+			long failedAt = E2eFixture.logMillis(failed);
 			List<Span> inFlight = units.spans().stream().filter((span) -> span.inFlightAt(failedAt)).toList();
-			int failure = E2eSupport.indexOf(log, "shutting the application down (onFailure = SHUTDOWN)", 0);
-			int draining = E2eSupport.indexOf(log, "Draining ", Math.max(failure, 0));
+			int failure = E2eFixture.indexOf(log, "shutting the application down (onFailure = SHUTDOWN)", 0);
+			int draining = E2eFixture.indexOf(log, "Draining ", Math.max(failure, 0));
 			int exitValue = app.exitValue();
 			System.out.printf("E2E-METRIC failure-shutdown: exitAfterFailureSeen=%d ms, unitsInFlightAtFailure=%d,"
 					+ " exitValue=%d%n", exitTime.toMillis(), inFlight.size(), exitValue);
 
 			SoftAssertions softly = new SoftAssertions();
 			softly.assertThat(exitValue).as("exit status").isEqualTo(1);
-			softly.assertThat(E2eSupport.count(lines, "Background job 'flaky' failed")).as("flaky's failures")
+			softly.assertThat(E2eFixture.count(lines, "Background job 'flaky' failed")).as("flaky's failures")
 				.isEqualTo(1);
 			softly.assertThat(lines).as("the failure is logged with its exception")
 				.anyMatch((line) -> line.contains(FAILURE));
 			softly.assertThat(draining).as("a Draining line after the failure").isGreaterThan(failure);
-			softly.assertThat(E2eChecks.summary(lines, context)).as("summary")
+			softly.assertThat(E2eFixture.summary(lines, context)).as("summary")
 				.contains("Graceful shutdown COMPLETED")
 				.contains("0 stragglers");
 			softly.assertThat(inFlight).as("units in flight when flaky failed (" + failedAt + ")")
@@ -285,7 +285,7 @@ class FailurePoliciesIT {
 			softly.assertThat(units.spans("ledger-rebuild")).as("every ledger-rebuild unit ran its full 2 s")
 				.allMatch((span) -> span.end() - span.start() >= 2000 - 20);
 			softly.assertThat(exitTime).as("exit time after the failure was seen").isLessThan(Duration.ofSeconds(10));
-			E2eChecks.assertAll(softly, context);
+			E2eFixture.assertAll(softly, context);
 		}
 	}
 

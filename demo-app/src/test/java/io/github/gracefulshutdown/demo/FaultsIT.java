@@ -85,10 +85,10 @@ class FaultsIT {
 			// Counted, not "failure 16": a slow run (over the 100 ms cap) starts the count afresh.
 			String fourth = awaitCount(app, "Background job 'flaky' failed (failure", 4, Duration.ofSeconds(20));
 			String last = awaitCount(app, "Background job 'flaky' failed (failure", flapping, Duration.ofSeconds(30));
-			RawHttp.Outcome hello = E2eSupport.get(port, "/hello");
+			RawHttp.Outcome hello = E2eFixture.get(port, "/hello");
 			boolean aliveWhileFlapping = app.isAlive();
-			long fromMillis = E2eSupport.logMillis(fourth);
-			long toMillis = E2eSupport.logMillis(last);
+			long fromMillis = E2eFixture.logMillis(fourth);
+			long toMillis = E2eFixture.logMillis(last);
 			List<Span> unitsWhileFlapping = JournalFile.read(journal)
 				.spans()
 				.stream()
@@ -105,9 +105,9 @@ class FaultsIT {
 
 			JournalFile units = JournalFile.read(journal);
 			List<String> lines = app.lines();
-			List<String> log = E2eSupport.withoutFrames(lines);
+			List<String> log = E2eFixture.withoutFrames(lines);
 			String context = "\n" + units + "\n" + app.tail(80);
-			int draining = E2eSupport.indexOf(log, "Draining ", 0);
+			int draining = E2eFixture.indexOf(log, "Draining ", 0);
 			List<String> backoffs = new ArrayList<>();
 			List<String> wrongBackoffs = new ArrayList<>();
 			long longestBackoff = 0;
@@ -129,14 +129,14 @@ class FaultsIT {
 			// stack trace takes long) before it takes the console's lock, so an ERROR logged a
 			// few ms before the Draining line can be printed after it. Its timestamp says when
 			// it was logged, after the job had found the token not yet cancelled.
-			long drainingAt = (draining >= 0) ? E2eSupport.logMillis(log.get(draining)) : Long.MAX_VALUE;
+			long drainingAt = (draining >= 0) ? E2eFixture.logMillis(log.get(draining)) : Long.MAX_VALUE;
 			List<String> restartLinesPrintedAfterDraining = afterDraining.stream()
 				.filter((line) -> line.contains("restarting in"))
 				.toList();
 			List<String> restartsAfterDraining = restartLinesPrintedAfterDraining.stream()
-				.filter((line) -> E2eSupport.logMillis(line) > drainingAt)
+				.filter((line) -> E2eFixture.logMillis(line) > drainingAt)
 				.toList();
-			long failedDuringShutdown = E2eSupport.count(afterDraining, "Background job 'flaky' failed during shutdown");
+			long failedDuringShutdown = E2eFixture.count(afterDraining, "Background job 'flaky' failed during shutdown");
 			List<Span> inFlight = units.spans().stream().filter((span) -> span.inFlightAt(sigtermAt)).toList();
 			System.out.printf("E2E-METRIC fault-throwing-loop: failuresBeforeSigterm=%d, backoffs=%s, longestBackoff=%d ms,"
 					+ " unitsEndedWhileFlapping=%d (in %d ms), helloWhileFlapping=%s, unitsInFlightAtSigterm=%d,"
@@ -159,7 +159,7 @@ class FaultsIT {
 			softly.assertThat(draining).as("a Draining line").isGreaterThanOrEqualTo(0);
 			softly.assertThat(restartsAfterDraining).as("'restarting in' lines logged after the Draining line")
 				.isEmpty();
-			softly.assertThat(E2eChecks.summary(lines, context)).as("summary")
+			softly.assertThat(E2eFixture.summary(lines, context)).as("summary")
 				.contains("Graceful shutdown COMPLETED")
 				.contains("0 stragglers");
 			softly.assertThat(inFlight).as("units in flight at SIGTERM (" + sigtermAt + ")")
@@ -167,7 +167,7 @@ class FaultsIT {
 			softly.assertThat(units.unfinished()).as("units cut in half").isEmpty();
 			softly.assertThat(exitTime).as("exit time after SIGTERM, well within the " + deadline + " deadline")
 				.isLessThan(deadline.minusSeconds(2));
-			E2eChecks.assertAll(softly, context);
+			E2eFixture.assertAll(softly, context);
 		}
 	}
 
@@ -195,8 +195,8 @@ class FaultsIT {
 			JournalFile units = JournalFile.read(journal);
 			List<String> lines = app.lines();
 			String context = "\n" + units + "\n" + app.tail(80);
-			int report = E2eSupport.indexOf(lines, "Shutdown deadline of 3.00 s passed with 1 straggler", 0);
-			int straggler = (report < 0) ? -1 : E2eSupport.indexOf(lines, "BACKGROUND job 'blocked-io'", report);
+			int report = E2eFixture.indexOf(lines, "Shutdown deadline of 3.00 s passed with 1 straggler", 0);
+			int straggler = (report < 0) ? -1 : E2eFixture.indexOf(lines, "BACKGROUND job 'blocked-io'", report);
 			List<String> frames = new ArrayList<>();
 			for (int i = straggler + 1; straggler >= 0 && i < lines.size() && lines.get(i).strip().startsWith("at ");
 					i++) {
@@ -206,7 +206,7 @@ class FaultsIT {
 				.filter((line) -> line.contains("blocked-io: the read ended") || line.contains("blocked-io: the read returned"))
 				.findFirst()
 				.orElse(null);
-			String summary = E2eChecks.summary(lines, context);
+			String summary = E2eFixture.summary(lines, context);
 			String draining = lines.stream().filter((line) -> line.contains("Draining ")).findFirst().orElse("(none)");
 			System.out.printf("E2E-METRIC fault-blocked-io: exitAfterSigterm=%d ms, deadline=%d ms,"
 					+ " unblockedByInterrupt=%s, stackFrames=%d, topFrame=%s, virtualThreads=%s, exitValue=%d%n",
@@ -237,7 +237,7 @@ class FaultsIT {
 				softly.assertThat(units.spans(job)).as(job + " units").isNotEmpty().allMatch(Span::ended);
 			}
 			softly.assertThat(units.unfinished()).as("units cut in half").isEmpty();
-			E2eChecks.assertAll(softly, context);
+			E2eFixture.assertAll(softly, context);
 		}
 	}
 
@@ -264,7 +264,7 @@ class FaultsIT {
 			if (startup.draining >= 0) {
 				softly.assertThat(startup.summary).as("the coordinator ran: its summary").isNotNull();
 			}
-			E2eChecks.assertAll(softly, startup.context);
+			E2eFixture.assertAll(softly, startup.context);
 		}
 	}
 
@@ -290,7 +290,7 @@ class FaultsIT {
 			if (startup.summary != null && startup.summary.contains("COMPLETED")) {
 				softly.assertThat(startup.summary).as("summary").contains("0 stragglers");
 			}
-			E2eChecks.assertAll(softly, startup.context);
+			E2eFixture.assertAll(softly, startup.context);
 		}
 	}
 
@@ -334,7 +334,7 @@ class FaultsIT {
 				.as("uncaught exceptions")
 				.isEmpty();
 			softly.assertThat(startup.units.unfinished()).as("units cut in half").isEmpty();
-			E2eChecks.assertAll(softly, startup.context);
+			E2eFixture.assertAll(softly, startup.context);
 		}
 	}
 
@@ -382,7 +382,7 @@ class FaultsIT {
 			softly.assertThat(startup.summary).as("summary").contains("Graceful shutdown COMPLETED");
 			softly.assertThat(startedAfterSummary).as("units started after the summary").isEmpty();
 			softly.assertThat(startup.units.unfinished()).as("units cut in half").isEmpty();
-			E2eChecks.assertAll(softly, startup.context);
+			E2eFixture.assertAll(softly, startup.context);
 		}
 	}
 
@@ -427,7 +427,7 @@ class FaultsIT {
 			this.units = units;
 			this.context = "\n" + units + "\n" + app.tail(80);
 			List<String> log = this.lines;
-			this.contextStarted = E2eSupport.indexOf(log, "Started DemoApplication", 0) >= 0;
+			this.contextStarted = E2eFixture.indexOf(log, "Started DemoApplication", 0) >= 0;
 			int started = -1;
 			for (int i = 0; i < log.size() && started < 0; i++) {
 				if (STARTED_JOBS.matcher(log.get(i)).find()) {
@@ -435,7 +435,7 @@ class FaultsIT {
 				}
 			}
 			this.jobsStarted = started;
-			this.draining = E2eSupport.indexOf(log, "Draining ", 0);
+			this.draining = E2eFixture.indexOf(log, "Draining ", 0);
 			this.drainingLine = (this.draining >= 0) ? log.get(this.draining) : null;
 			int summary = -1;
 			for (int i = 0; i < log.size(); i++) {
@@ -445,7 +445,7 @@ class FaultsIT {
 			}
 			this.summaryIndex = summary;
 			this.summary = (summary >= 0) ? log.get(summary) : null;
-			this.uncaught = E2eSupport.count(log, "Exception in thread");
+			this.uncaught = E2eFixture.count(log, "Exception in thread");
 			long drainingAt = (this.drainingLine != null) ? millisIn(this.drainingLine) : Long.MAX_VALUE;
 			this.startedAfterDraining = units.spans().stream().filter((span) -> span.start() > drainingAt).toList();
 		}
@@ -460,7 +460,7 @@ class FaultsIT {
 		 */
 		static long millisIn(String line) {
 			Matcher matcher = TIMESTAMP.matcher(line);
-			return matcher.find() ? E2eSupport.logMillis(matcher.group()) : -1;
+			return matcher.find() ? E2eFixture.logMillis(matcher.group()) : -1;
 		}
 
 		private static String group(Pattern pattern, String line) {

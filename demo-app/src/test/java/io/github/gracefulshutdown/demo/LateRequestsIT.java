@@ -52,28 +52,28 @@ class LateRequestsIT {
 		try (DemoProcess app = DemoProcess.start("late-requests",
 				List.of("--demo.journal=" + journal, "--demo.light.unit=500ms", "--demo.heavy.unit=7s",
 						"--spring.lifecycle.timeout-per-shutdown-phase=15s", "--server.port=0",
-						"--graceful-shutdown.progress-log-interval=100ms", E2eChecks.WEB_DRAIN_DEBUG))) {
+						"--graceful-shutdown.progress-log-interval=100ms", E2eFixture.WEB_DRAIN_DEBUG))) {
 			int port = app.awaitHttpPort(STARTUP_TIMEOUT);
 			app.awaitLine("Started 2 background jobs: [", STARTUP_TIMEOUT);
 			// Warm up the paths, so that the requests below are not slowed by class loading.
-			E2eSupport.get(port, "/hello");
-			E2eSupport.get(port, "/slow?ms=1");
-			E2eSupport.get(port, "/stream?ms=1");
+			E2eFixture.get(port, "/hello");
+			E2eFixture.get(port, "/slow?ms=1");
+			E2eFixture.get(port, "/stream?ms=1");
 			app.awaitJournal(journal, "a ledger-rebuild unit in flight",
 					(read) -> read.hasUnfinished("ledger-rebuild"), Duration.ofSeconds(10));
 
 			try (RawHttp streamed = connect(port); RawHttp whileDraining = connect(port);
 					RawHttp onceDrained = connect(port)) {
-				Future<Outcome> slow = clients.submit(() -> E2eSupport.get(port, "/slow?ms=" + SLOW_MS));
+				Future<Outcome> slow = clients.submit(() -> E2eFixture.get(port, "/slow?ms=" + SLOW_MS));
 				Future<Outcome> stream = clients.submit(() -> Outcome.of(() -> streamed.get("/stream?ms=" + STREAM_MS)));
 				app.awaitJournal(journal, "the slow request and the stream in flight",
-						(read) -> E2eChecks.unfinished(read, "slow") == 1 && E2eChecks.unfinished(read, "stream") == 1,
+						(read) -> E2eFixture.unfinished(read, "slow") == 1 && E2eFixture.unfinished(read, "stream") == 1,
 						Duration.ofSeconds(10));
 				whileDraining.startGet("/hello");
 				onceDrained.startGet("/hello");
 
 				app.sigterm();
-				app.awaitLine(E2eChecks.STOPPED_ACCEPTING, Duration.ofSeconds(10));
+				app.awaitLine(E2eFixture.STOPPED_ACCEPTING, Duration.ofSeconds(10));
 				Outcome onTheWire = Outcome.of(whileDraining::finishGet);
 				Outcome streamOutcome = stream.get(30, TimeUnit.SECONDS);
 				Outcome afterStream = Outcome.of(() -> streamed.get("/hello"));
@@ -88,7 +88,7 @@ class LateRequestsIT {
 				Duration exitTime = app.awaitExit(Duration.ofSeconds(20));
 				JournalFile units = JournalFile.read(journal);
 				String context = "\n" + units + "\n" + app.tail(60);
-				String summary = E2eChecks.summary(app.lines(), context);
+				String summary = E2eFixture.summary(app.lines(), context);
 				System.out.printf("E2E-METRIC late-requests: stream=%s (Connection: %s), afterStream=%s (Connection: %s),"
 						+ " onTheWire=%s (Connection: %s), onceDrained=%s (Connection: %s), slow=%s,"
 						+ " exitAfterSigterm=%d ms%n", streamOutcome.brief(), streamOutcome.connectionHeader(),
@@ -124,7 +124,7 @@ class LateRequestsIT {
 					.hasSize(1);
 				softly.assertThat(summary).as("summary").contains("Graceful shutdown COMPLETED").contains("0 stragglers");
 				softly.assertThat(units.unfinished()).as("units cut in half").isEmpty();
-				E2eChecks.assertAll(softly, context);
+				E2eFixture.assertAll(softly, context);
 			}
 		}
 		finally {

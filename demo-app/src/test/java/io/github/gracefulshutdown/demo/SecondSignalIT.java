@@ -62,7 +62,7 @@ class SecondSignalIT {
 		Path journal = this.tempDir.resolve("journal.log");
 		try (DemoProcess app = DemoProcess.start(name,
 				args(journal, Duration.ofSeconds(8), "--graceful-shutdown.second-signal=halt"))) {
-			long pid = E2eSupport.pid(app);
+			long pid = E2eFixture.pid(app);
 			app.awaitHttpPort(STARTUP_TIMEOUT);
 			app.awaitLine(READY, STARTUP_TIMEOUT);
 			if (second.equals("INT")) {
@@ -79,7 +79,7 @@ class SecondSignalIT {
 			// Well into the wait for the 8 s unit.
 			Thread.sleep(500);
 			boolean aliveAtSecond = app.isAlive();
-			long secondAt = second.equals("TERM") ? app.sigterm() : E2eSupport.kill(pid, second);
+			long secondAt = second.equals("TERM") ? app.sigterm() : E2eFixture.kill(pid, second);
 			long secondNanos = System.nanoTime();
 			Duration exitAfterSecond;
 			if (second.equals("TERM")) {
@@ -87,7 +87,7 @@ class SecondSignalIT {
 				exitAfterSecond = app.awaitExit(Duration.ofSeconds(20));
 			}
 			else {
-				exitAfterSecond = E2eSupport.awaitOwnExit(app, Duration.ofSeconds(20));
+				exitAfterSecond = E2eFixture.awaitOwnExit(app, Duration.ofSeconds(20));
 			}
 			long exitAfterFirst = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - firstNanos);
 
@@ -121,7 +121,7 @@ class SecondSignalIT {
 			// The 8 s unit was still running: halting abandoned it.
 			softly.assertThat(units.spans("ledger-rebuild")).as("the ledger-rebuild unit in flight was abandoned")
 				.anyMatch((span) -> !span.ended());
-			E2eChecks.assertAll(softly, context);
+			E2eFixture.assertAll(softly, context);
 		}
 	}
 
@@ -174,12 +174,12 @@ class SecondSignalIT {
 				softly.assertThat(exitAfterSecond.toMillis()).as("exit after the second SIGTERM (ms), not before the"
 						+ " unit ended (" + remainingAtSecond + " ms later)").isGreaterThanOrEqualTo(remainingAtSecond - 50);
 			}
-			softly.assertThat(E2eChecks.summary(lines, context)).as("summary")
+			softly.assertThat(E2eFixture.summary(lines, context)).as("summary")
 				.contains("Graceful shutdown COMPLETED")
 				.contains("0 stragglers");
 			softly.assertThat(app.exitValue()).as("exit status").isEqualTo(143);
 			softly.assertThat(exitAfterFirst).as("exit after the first SIGTERM (ms)").isLessThan(15_000);
-			E2eChecks.assertAll(softly, context);
+			E2eFixture.assertAll(softly, context);
 		}
 	}
 

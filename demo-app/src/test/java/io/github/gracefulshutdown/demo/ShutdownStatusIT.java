@@ -86,7 +86,7 @@ class ShutdownStatusIT {
 		try (DemoProcess app = DemoProcess.start("shutdown-status",
 				List.of("--demo.journal=" + journal, "--server.port=0", "--management.server.port=" + managementPort,
 						"--spring.lifecycle.timeout-per-shutdown-phase=10s", "--demo.import.row=100ms",
-						"--demo.heavy.unit=2s", E2eChecks.WEB_DRAIN_DEBUG))) {
+						"--demo.heavy.unit=2s", E2eFixture.WEB_DRAIN_DEBUG))) {
 			app.awaitLine("Started 2 background jobs: [", STARTUP_TIMEOUT);
 			// Both Tomcats log 'started on port N (http)': the management one with the port we chose.
 			app.awaitLine("the management Tomcat's 'started on port " + managementPort + "' line",
@@ -154,7 +154,7 @@ class ShutdownStatusIT {
 					return connection.get("/slow?ms=" + SLOW_MS);
 				}
 			}));
-			app.awaitJournal(journal, "the slow request in flight", (read) -> E2eChecks.unfinished(read, "slow") == 1,
+			app.awaitJournal(journal, "the slow request in flight", (read) -> E2eFixture.unfinished(read, "slow") == 1,
 					Duration.ofSeconds(10));
 
 			app.sigterm();
@@ -183,7 +183,7 @@ class ShutdownStatusIT {
 					break;
 				}
 				if (mainPortProbe == null
-						&& app.lines().stream().anyMatch((line) -> line.contains(E2eChecks.STOPPED_ACCEPTING))) {
+						&& app.lines().stream().anyMatch((line) -> line.contains(E2eFixture.STOPPED_ACCEPTING))) {
 					// Once the main connector is paused, a new connection to the main port must fail.
 					stateBeforeProbe = (poll.status() != null) ? poll.status().state() : "HTTP " + outcome.brief();
 					mainPortProbe = get(port, "/hello");
@@ -200,7 +200,7 @@ class ShutdownStatusIT {
 			Outcome slowOutcome = slow.get(10, TimeUnit.SECONDS);
 			List<String> lines = app.lines();
 			String context = "\npolls:\n" + describe(polls) + app.tail(60);
-			String summary = E2eChecks.summary(lines, context);
+			String summary = E2eFixture.summary(lines, context);
 			long summaryAt = logTime(summary) - sigtermEpochMillis;
 			long progressLines = lines.stream().filter((line) -> PROGRESS_LINE.matcher(line).find()).count();
 
@@ -301,7 +301,7 @@ class ShutdownStatusIT {
 			softly.assertThat(exitTime).as("exit time after SIGTERM").isLessThan(SHUTDOWN_TIMEOUT.plus(EXIT_MARGIN));
 			softly.assertThat(summary).as("summary").contains("Graceful shutdown COMPLETED");
 			softly.assertThat(progressLines).as("progress lines matching " + PROGRESS_LINE).isGreaterThanOrEqualTo(1);
-			E2eChecks.assertAll(softly, context);
+			E2eFixture.assertAll(softly, context);
 		}
 		finally {
 			client.shutdownNow();

@@ -57,7 +57,7 @@ class WebDrainIT {
 		try (DemoProcess app = DemoProcess.start("web-drain",
 				List.of("--demo.journal=" + journal, "--demo.light.unit=500ms", "--demo.heavy.unit=2500ms",
 						"--spring.lifecycle.timeout-per-shutdown-phase=15s", "--server.port=0",
-						E2eChecks.WEB_DRAIN_DEBUG))) {
+						E2eFixture.WEB_DRAIN_DEBUG))) {
 			int port = app.awaitHttpPort(STARTUP_TIMEOUT);
 			app.awaitLine("Started 2 background jobs: [", STARTUP_TIMEOUT);
 
@@ -85,7 +85,7 @@ class WebDrainIT {
 					})));
 				}
 				app.awaitJournal(journal, SLOW_REQUESTS + " slow requests and a ledger-rebuild unit in flight",
-						(read) -> E2eChecks.unfinished(read, "slow") == SLOW_REQUESTS
+						(read) -> E2eFixture.unfinished(read, "slow") == SLOW_REQUESTS
 								&& read.hasUnfinished("ledger-rebuild"),
 						Duration.ofSeconds(10));
 
@@ -93,7 +93,7 @@ class WebDrainIT {
 
 				// (c) Once Tomcat is paused: no new connection, no request on the idle one.
 				String draining = app.awaitLine("Draining ", Duration.ofSeconds(10));
-				String stoppedAccepting = app.awaitLine(E2eChecks.STOPPED_ACCEPTING, Duration.ofSeconds(5));
+				String stoppedAccepting = app.awaitLine(E2eFixture.STOPPED_ACCEPTING, Duration.ofSeconds(5));
 				Outcome newConnection = Outcome.of(() -> {
 					try (RawHttp connection = RawHttp.connect(port, Duration.ofSeconds(1), Duration.ofSeconds(1))) {
 						return connection.get("/hello");
@@ -115,7 +115,7 @@ class WebDrainIT {
 				List<String> lines = app.lines();
 				String context = "\n" + units + "\n" + app.tail(60);
 
-				String summary = E2eChecks.summary(lines, context);
+				String summary = E2eFixture.summary(lines, context);
 				Matcher drainedMatcher = REQUESTS_DRAINED.matcher(summary);
 				int requestsDrained = drainedMatcher.find() ? Integer.parseInt(drainedMatcher.group(1)) : -1;
 				long slowOk = slowOutcomes.stream()
@@ -179,7 +179,7 @@ class WebDrainIT {
 				softly.assertThat(summary).as("summary").contains("Graceful shutdown COMPLETED").contains("0 stragglers");
 				softly.assertThat(requestsDrained).as("requests drained in: " + summary)
 					.isGreaterThanOrEqualTo(SLOW_REQUESTS);
-				E2eChecks.assertAll(softly, context);
+				E2eFixture.assertAll(softly, context);
 			}
 		}
 		finally {

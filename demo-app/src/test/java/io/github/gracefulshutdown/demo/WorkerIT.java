@@ -76,9 +76,9 @@ class WorkerIT {
 				.max()
 				.orElse(sigtermAt);
 			long overhead = exitTime.toMillis() - (lastEnd - sigtermAt);
-			int readiness = E2eSupport.indexOf(lines, "ReadinessState changed from ACCEPTING_TRAFFIC to REFUSING_TRAFFIC",
+			int readiness = E2eFixture.indexOf(lines, "ReadinessState changed from ACCEPTING_TRAFFIC to REFUSING_TRAFFIC",
 					0);
-			int draining = E2eSupport.indexOf(lines, "Draining ", 0);
+			int draining = E2eFixture.indexOf(lines, "Draining ", 0);
 			String drainingLine = (draining >= 0) ? lines.get(draining) : "(none)";
 			System.out.printf("E2E-METRIC worker: stayedUp=%d ms (alive=%s), exitAfterSigterm=%d ms,"
 					+ " unitsInFlightAtSigterm=%d, overheadAfterLastUnit=%d ms, exitValue=%d, virtualThreads=%s%n",
@@ -96,7 +96,7 @@ class WorkerIT {
 				.allMatch((span) -> span.end() - span.start() >= HEAVY_UNIT.toMillis() - 20);
 			if (draining >= 0) {
 				// The token is cancelled right after the Draining line; 100 ms for a loaded machine.
-				long drainingAt = E2eSupport.logMillis(drainingLine);
+				long drainingAt = E2eFixture.logMillis(drainingLine);
 				softly.assertThat(units.spans().stream().filter((span) -> span.start() > drainingAt + 100))
 					.as("units started after the Draining line (" + drainingAt + ")")
 					.isEmpty();
@@ -111,13 +111,13 @@ class WorkerIT {
 				.contains("Draining 2 jobs (")
 				.contains("within 10.00 s")
 				.doesNotContain("request");
-			softly.assertThat(E2eChecks.summary(lines, context)).as("summary")
+			softly.assertThat(E2eFixture.summary(lines, context)).as("summary")
 				.contains("Graceful shutdown COMPLETED")
 				.contains(": 2 jobs stopped, 0 stragglers")
 				.doesNotContain("request");
 			softly.assertThat(exitTime).as("exit time after SIGTERM").isLessThan(Duration.ofSeconds(10));
 			softly.assertThat(overhead).as("exit time beyond the last unit's end (ms)").isLessThan(3000);
-			E2eChecks.assertAll(softly, context);
+			E2eFixture.assertAll(softly, context);
 		}
 	}
 

@@ -15,21 +15,34 @@ import java.util.function.Predicate;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import org.assertj.core.api.SoftAssertions;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
- * What the worker, failure-policy, second-signal and task end-to-end tests share on top of
- * {@link DemoProcess}: the app's pid (for {@code kill -INT}), a process that exits on its
- * own, the log's timestamps, and {@code /actuator/shutdown-status} read as JSON.
+ * What the end-to-end tests share on top of {@link DemoProcess}, {@link JournalFile} and
+ * {@link RawHttp}: the app's pid (for {@code kill -INT}), a process that exits on its
+ * own, the log's lines and timestamps, how to see that Tomcat has stopped accepting,
+ * the journal's unfinished units, {@code /actuator/shutdown-status} read as JSON, and
+ * many soft checks reported as one failure with one context.
  */
-final class E2eSupport {
+final class E2eFixture {
 
 	static final String STATUS_PATH = "/actuator/shutdown-status";
 
+	/**
+	 * Logged at debug once the connectors are paused and idle keep-alive connections are
+	 * closed. The {@code Draining} line is logged just before that work starts, so seeing
+	 * it alone does not mean Tomcat has stopped accepting yet.
+	 */
+	static final String STOPPED_ACCEPTING = "Tomcat stopped accepting connections";
+
+	/** The argument that makes the app log {@link #STOPPED_ACCEPTING}. */
+	static final String WEB_DRAIN_DEBUG = "--logging.level.io.github.gracefulshutdown.web.WebServerDrain=debug";
+
 	private static final Pattern PID = Pattern.compile("with PID (\\d+)");
 
-	private E2eSupport() {
+	private E2eFixture() {
 	}
 
 	/**
@@ -242,6 +255,50 @@ final class E2eSupport {
 			}
 			Thread.sleep(25);
 		}
+	}
+
+	/**
+	 * Returns how many units of the job started and have not ended.
+	 * @param journal the journal
+	 * @param job the job's name
+	 * @return the count
+	 */
+	static long unfinished(JournalFile journal, String job) {
+		return journal.spans(job).stream().filter((span) -> !span.ended()).count();
+	}
+
+	/**
+	 * Returns the coordinator's last summary line.
+	 * @param lines the app's output
+	 * @param context what to add to the failure message
+	 * @return the line
+	 * @throws AssertionError if there is none
+	 */
+	static String summary(List<String> lines, String context) {
+		return lines.stream()
+			.filter((line) -> GracefulShutdownIT.SUMMARY.matcher(line).find())
+			.reduce((first, second) -> second)
+			.orElseThrow(() -> new AssertionError("No summary line" + context));
+	}
+
+	/**
+	 * Fails with every failed check, numbered, followed once by the context (the journal
+	 * and the app's last lines).
+	 * @param softly the checks
+	 * @param context what to add to the failure message
+	 */
+	static void assertAll(SoftAssertions softly, String context) {
+		List<AssertionError> errors = softly.assertionErrorsCollected();
+		if (errors.isEmpty()) {
+			return;
+		}
+		StringBuilder message = new StringBuilder().append(errors.size()).append(" check(s) failed:");
+		for (int i = 0; i < errors.size(); i++) {
+			message.append('\n').append(i + 1).append(") ").append(errors.get(i).getMessage().strip());
+		}
+		AssertionError failure = new AssertionError(message.append(context).toString());
+		errors.forEach(failure::addSuppressed);
+		throw failure;
 	}
 
 }
