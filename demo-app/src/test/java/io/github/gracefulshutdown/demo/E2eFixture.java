@@ -40,6 +40,12 @@ final class E2eFixture {
 	/** The argument that makes the app log {@link #STOPPED_ACCEPTING}. */
 	static final String WEB_DRAIN_DEBUG = "--logging.level.io.github.gracefulshutdown.web.WebServerDrain=debug";
 
+	/**
+	 * The coordinator's summary, {@code Graceful shutdown <STATE> in ...}, not Tomcat's own
+	 * {@code Graceful shutdown complete}.
+	 */
+	private static final Pattern SUMMARY = Pattern.compile("Graceful shutdown [A-Z_]+ in ");
+
 	private static final Pattern PID = Pattern.compile("with PID (\\d+)");
 
 	private E2eFixture() {
@@ -268,6 +274,21 @@ final class E2eFixture {
 	}
 
 	/**
+	 * Returns the index of the coordinator's last summary line, the one way every test
+	 * finds it.
+	 * @param lines the app's output
+	 * @return the index, or -1 if there is none
+	 */
+	static int summaryIndex(List<String> lines) {
+		for (int i = lines.size() - 1; i >= 0; i--) {
+			if (SUMMARY.matcher(lines.get(i)).find()) {
+				return i;
+			}
+		}
+		return -1;
+	}
+
+	/**
 	 * Returns the coordinator's last summary line.
 	 * @param lines the app's output
 	 * @param context what to add to the failure message
@@ -275,10 +296,11 @@ final class E2eFixture {
 	 * @throws AssertionError if there is none
 	 */
 	static String summary(List<String> lines, String context) {
-		return lines.stream()
-			.filter((line) -> GracefulShutdownIT.SUMMARY.matcher(line).find())
-			.reduce((first, second) -> second)
-			.orElseThrow(() -> new AssertionError("No summary line" + context));
+		int index = summaryIndex(lines);
+		if (index < 0) {
+			throw new AssertionError("No summary line" + context);
+		}
+		return lines.get(index);
 	}
 
 	/**

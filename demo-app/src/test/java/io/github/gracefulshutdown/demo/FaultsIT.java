@@ -437,14 +437,8 @@ class FaultsIT {
 			this.jobsStarted = started;
 			this.draining = E2eFixture.indexOf(log, "Draining ", 0);
 			this.drainingLine = (this.draining >= 0) ? log.get(this.draining) : null;
-			int summary = -1;
-			for (int i = 0; i < log.size(); i++) {
-				if (GracefulShutdownIT.SUMMARY.matcher(log.get(i)).find()) {
-					summary = i;
-				}
-			}
-			this.summaryIndex = summary;
-			this.summary = (summary >= 0) ? log.get(summary) : null;
+			this.summaryIndex = E2eFixture.summaryIndex(log);
+			this.summary = (this.summaryIndex >= 0) ? log.get(this.summaryIndex) : null;
 			this.uncaught = E2eFixture.count(log, "Exception in thread");
 			long drainingAt = (this.drainingLine != null) ? millisIn(this.drainingLine) : Long.MAX_VALUE;
 			this.startedAfterDraining = units.spans().stream().filter((span) -> span.start() > drainingAt).toList();

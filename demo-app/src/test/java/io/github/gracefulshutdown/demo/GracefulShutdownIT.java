@@ -3,7 +3,6 @@ package io.github.gracefulshutdown.demo;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.regex.Pattern;
 
 import io.github.gracefulshutdown.demo.JournalFile.Span;
 import org.junit.jupiter.api.Test;
@@ -18,9 +17,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 class GracefulShutdownIT {
 
 	private static final Duration STARTUP_TIMEOUT = Duration.ofSeconds(60);
-
-	// The coordinator's summary, not Tomcat's own "Graceful shutdown complete".
-	static final Pattern SUMMARY = Pattern.compile("Graceful shutdown [A-Z_]+ in ");
 
 	@TempDir
 	Path tempDir;
@@ -47,10 +43,7 @@ class GracefulShutdownIT {
 			List<String> lines = app.lines();
 			assertThat(lines).as("output" + context).anyMatch((line) -> line.contains("Draining ")
 					&& line.contains("within 15.00 s"));
-			String summary = lines.stream()
-				.filter((line) -> SUMMARY.matcher(line).find())
-				.reduce((first, second) -> second)
-				.orElseThrow(() -> new AssertionError("No summary line" + context));
+			String summary = E2eFixture.summary(lines, context);
 			assertThat(summary).as("summary" + context)
 				.contains("Graceful shutdown COMPLETED")
 				.contains("2 jobs stopped")

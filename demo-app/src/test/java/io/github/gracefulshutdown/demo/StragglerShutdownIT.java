@@ -55,11 +55,10 @@ class StragglerShutdownIT {
 			int frame = indexOf(lines, "StubbornJob.ignoreEveryone", straggler, context);
 			assertThat(lines.get(frame).trim()).as("stack frame line" + context).startsWith("at ");
 
-			String summary = lines.stream()
-				.skip(frame)
-				.filter((line) -> GracefulShutdownIT.SUMMARY.matcher(line).find())
-				.findFirst()
-				.orElseThrow(() -> new AssertionError("No summary line after the deadline report" + context));
+			int summaryIndex = E2eFixture.summaryIndex(lines);
+			assertThat(summaryIndex).as("the summary line (-1: none), after the deadline report's frame at line " + frame
+					+ context).isGreaterThan(frame);
+			String summary = lines.get(summaryIndex);
 			assertThat(summary).as("summary" + context)
 				.contains("Graceful shutdown TIMED_OUT")
 				.contains("1 straggler")
