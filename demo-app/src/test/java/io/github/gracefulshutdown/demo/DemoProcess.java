@@ -205,6 +205,26 @@ final class DemoProcess implements AutoCloseable {
 	}
 
 	/**
+	 * Waits until the output has ended: the process has closed its stdout and stderr
+	 * (it is gone) and every line it printed has been read and written to the log file.
+	 * @param timeout the longest time to wait
+	 * @throws AssertionError if the timeout passes first
+	 */
+	void awaitEndOfOutput(Duration timeout) throws InterruptedException {
+		long deadline = System.nanoTime() + timeout.toNanos();
+		synchronized (this.lines) {
+			while (!this.endOfOutput) {
+				long left = deadline - System.nanoTime();
+				if (left <= 0) {
+					throw new AssertionError("The output of " + this + " did not end within " + timeout + "; "
+							+ exitDescription() + "\n" + tail(60));
+				}
+				TimeUnit.NANOSECONDS.timedWait(this.lines, left);
+			}
+		}
+	}
+
+	/**
 	 * Waits until the journal the app writes satisfies the condition. The journal is a
 	 * file written by another process, so it is read again every 50 ms at most.
 	 * @param journal the journal file
