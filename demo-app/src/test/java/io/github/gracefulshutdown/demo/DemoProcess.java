@@ -285,7 +285,8 @@ final class DemoProcess implements AutoCloseable {
 	 * output to be read.
 	 * @param timeout the longest time to wait
 	 * @return how long the process took to exit after SIGTERM
-	 * @throws AssertionError if it is still alive after the timeout
+	 * @throws AssertionError if it is still alive after the timeout, or its output does
+	 * not end within 10 s of the exit
 	 */
 	Duration awaitExit(Duration timeout) throws InterruptedException {
 		if (this.sigtermNanos < 0) {
@@ -302,7 +303,7 @@ final class DemoProcess implements AutoCloseable {
 			throw new IllegalStateException(ex.getCause());
 		}
 		// The pipe is at its end once the process is gone; read what is left of it.
-		this.reader.join(TimeUnit.SECONDS.toMillis(10));
+		awaitEndOfOutput(Duration.ofSeconds(10));
 		return Duration.ofNanos(exitedAt - this.sigtermNanos);
 	}
 
