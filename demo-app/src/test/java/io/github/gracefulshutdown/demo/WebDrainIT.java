@@ -41,6 +41,15 @@ class WebDrainIT {
 
 	private static final Pattern IDLE_CLOSED = Pattern.compile("closed (\\d+) idle keep-alive connection");
 
+	/**
+	 * Logged at info by Spring Boot's own Tomcat drain
+	 * ({@code org.springframework.boot.tomcat.GracefulShutdown}, started by
+	 * {@code WebServerGracefulShutdownLifecycle} when {@code server.shutdown=graceful},
+	 * Boot's default). The starter makes it {@code IMMEDIATE}, so that it never runs a
+	 * second time after the coordinator's drain.
+	 */
+	private static final String BOOT_DRAIN = "Commencing graceful shutdown. Waiting for active requests to complete";
+
 	@TempDir
 	Path tempDir;
 
@@ -179,6 +188,10 @@ class WebDrainIT {
 				softly.assertThat(summary).as("summary").contains("Graceful shutdown COMPLETED").contains("0 stragglers");
 				softly.assertThat(requestsDrained).as("requests drained in: " + summary)
 					.isGreaterThanOrEqualTo(SLOW_REQUESTS);
+				softly.assertThat(lines)
+					.as("lines of Spring Boot's own Tomcat drain, which must not run after ours")
+					.filteredOn((line) -> line.contains(BOOT_DRAIN))
+					.isEmpty();
 				E2eFixture.assertAll(softly, context);
 			}
 		}
