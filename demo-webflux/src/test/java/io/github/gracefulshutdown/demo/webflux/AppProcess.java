@@ -172,8 +172,13 @@ final class AppProcess implements AutoCloseable {
 		}
 	}
 
-	/** Waits a little for the output to end, after the process has died on its own. */
-	void awaitEndOfOutput(Duration timeout) throws InterruptedException {
+	/**
+	 * Waits a little for the process to exit and its output to end, after it failed on
+	 * its own.
+	 * @param timeout the longest time to wait for each
+	 */
+	void awaitDeath(Duration timeout) throws InterruptedException {
+		this.process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
 		this.reader.join(timeout.toMillis());
 	}
 

@@ -75,7 +75,7 @@ class WebFluxShutdownIT {
 			// 2. It starts.
 			String ready = app.awaitLine(READY, STARTUP_TIMEOUT);
 			if (ready == null) {
-				app.awaitEndOfOutput(Duration.ofSeconds(5));
+				app.awaitDeath(Duration.ofSeconds(5));
 				// The deepest causes of the failure, which the tail may have cut off.
 				List<String> causes = app.lines()
 					.stream()
