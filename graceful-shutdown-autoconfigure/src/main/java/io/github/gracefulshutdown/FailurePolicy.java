@@ -14,12 +14,19 @@ public enum FailurePolicy {
 	 */
 	RESTART,
 
-	/** Leave the job {@link JobState#FAILED}; the rest of the application carries on. */
+	/**
+	 * Leave the job failed, listed with its cause; the rest of the application carries
+	 * on.
+	 */
 	STOP,
 
 	/**
-	 * Shut the whole application down gracefully, like Go's errgroup where the first
-	 * error cancels the group. The process exits with status 1.
+	 * Shut the whole application down, like Go's errgroup where the first error cancels
+	 * the group: the failing job's thread starts the same graceful sequence a SIGTERM
+	 * does. So the other jobs are not cut: the token is cancelled and they are told to
+	 * stop; requests, messages and tracked work in flight finish within the deadline,
+	 * and whatever is still running then is reported as a straggler. The process exits
+	 * with status 1.
 	 */
 	SHUTDOWN
 

@@ -2,31 +2,65 @@ package io.github.gracefulshutdown;
 
 import java.time.Instant;
 import java.util.List;
+import java.util.OptionalLong;
 import java.util.concurrent.CompletionStage;
 
+import org.jspecify.annotations.Nullable;
+
 /**
- * Something besides the {@link JobRegistry} that the shutdown coordinator drains within
- * the one deadline, such as the web server. Any bean of this type takes part.
+ * Something the shutdown sequence drains within its one deadline: the web server, the
+ * job registry, and a server or resource of your own. Every bean of this type takes
+ * part; its shape follows Micronaut's {@code GracefulShutdownCapable}.
  * <p>
- * The coordinator calls {@link #drain()} once, right after cancelling the token, and
- * waits for the stage it returns together with the registry. If the deadline passes
- * first, the participant's {@link #inFlight()} work is reported as stragglers and
- * {@link #abandon()} is called.
+ * The sequence calls {@link #drain()} once, when draining starts, on every participant
+ * at the same time, and waits for all the stages it returns. Until they complete it
+ * reads {@link #inFlightCount()} and {@link #inFlight()} for its progress log and the
+ * status endpoint. If the deadline passes first, it calls {@link #deadlinePassed()}
+ * once, reports what that returns as stragglers, and interrupts their threads when
+ * {@code graceful-shutdown.interrupt-stragglers} is on.
+ * <pre>{@code
+ * @Component
+ * class ExportServer implements ShutdownParticipant {
+ *     public String name() { return "export"; }
+ *     public CompletionStage<?> drain() { server.stopAccepting(); return server.whenIdle(); }
+ *     public List<InFlight> inFlight() { return server.sessions().stream().map(Session::inFlight).toList(); }
+ * }
+ * }</pre>
  */
 public interface ShutdownParticipant {
 
 	/**
 	 * Names one unit of what this participant drains, for log lines such as
 	 * {@code "draining: 3 requests, 2 jobs"}; an {@code s} is added for the plural.
+	 * Participants with the same name are counted together.
 	 * @return a singular noun, like {@code "request"}
 	 */
 	String name();
 
 	/**
-	 * Stops taking new work and returns at once.
-	 * @return a stage that completes when nothing is in flight any more
+	 * Stops taking new work and returns at once. Must not block.
+	 * @return a stage that completes when the last unit in flight has ended, on that end
+	 * rather than by polling
 	 */
 	CompletionStage<?> drain();
+
+	/**
+	 * Returns how many units are in flight now, if this participant counts them.
+	 * @return the count, or empty if it does not count (then it is drained, but the log
+	 * and the summary claim no figure for it)
+	 */
+	default OptionalLong inFlightCount() {
+		return OptionalLong.empty();
+	}
+
+	/**
+	 * Returns how many units have completed since the application started, if this
+	 * participant counts them, so that the summary can say how many were drained.
+	 * @return a count that only grows, or empty if it does not count
+	 */
+	default OptionalLong completedCount() {
+		return OptionalLong.empty();
+	}
 
 	/**
 	 * Returns the work in flight now, oldest first.
@@ -35,25 +69,14 @@ public interface ShutdownParticipant {
 	List<InFlight> inFlight();
 
 	/**
-	 * Returns how many units are in flight now; cheaper than {@link #inFlight()} where
-	 * the participant keeps a count.
-	 * @return the count
+	 * Told, once, that the deadline has passed with this participant not yet drained:
+	 * refuse anything new, end what can be ended (for example, complete long-lived
+	 * streams), and say what was still in flight. Must not block for long.
+	 * @return what was in flight at the deadline, oldest first
 	 */
-	default long inFlightCount() {
-		return inFlight().size();
+	default List<InFlight> deadlinePassed() {
+		return inFlight();
 	}
-
-	/**
-	 * Returns how many units have finished since the application started, so that the
-	 * coordinator can say how many it drained.
-	 * @return a count that only grows, or -1 if this participant does not count its units
-	 */
-	long finishedCount();
-
-	/**
-	 * Ends what is still in flight at the deadline. Must not block for long.
-	 */
-	void abandon();
 
 	/**
 	 * One unit of work in flight.
@@ -63,7 +86,7 @@ public interface ShutdownParticipant {
 	 * @param thread the thread working on it, whose stack the deadline report logs, or
 	 * {@code null} when no thread is
 	 */
-	record InFlight(String description, Instant startedAt, Thread thread) {
+	record InFlight(String description, Instant startedAt, @Nullable Thread thread) {
 	}
 
 }

@@ -11,9 +11,9 @@ package io.github.gracefulshutdown;
  *     }
  * }
  * }</pre>
- * {@link #close()} may be called from any thread, any number of times; only the first
- * call counts. Progress is for people: it shows in the status endpoint and the
- * shutdown progress log.
+ * {@link #close()} and {@link #fail(Throwable)} may be called from any thread, any
+ * number of times; only the first end counts. Progress is for people: it shows in the
+ * status endpoint and the shutdown progress log.
  * <p>
  * A job belongs to the thread that began it, ran it (through
  * {@link JobRegistry#track(String, Runnable)}) or last reported its progress: that
@@ -30,12 +30,6 @@ public interface TrackedJob extends AutoCloseable {
 	String name();
 
 	/**
-	 * Returns where the job came from.
-	 * @return the kind
-	 */
-	JobKind kind();
-
-	/**
 	 * Reports progress as counts.
 	 * @param done units done so far
 	 * @param total units in all
@@ -49,8 +43,9 @@ public interface TrackedJob extends AutoCloseable {
 	void progress(String message);
 
 	/**
-	 * Ends the job as failed. A {@link JobKind#BACKGROUND} job then stays listed as
-	 * {@link JobState#FAILED}. Like {@link #close()}, only the first end counts.
+	 * Ends the job as failed, keeping the cause: the status endpoint shows it for a
+	 * {@code @Background} job, which stays listed as failed. Like {@link #close()}, only
+	 * the first end counts.
 	 * @param cause why it failed
 	 */
 	void fail(Throwable cause);

@@ -113,7 +113,7 @@ class FanOutController implements DisposableBean {
 		answer.put("running", allRunning);
 		answer.put("threads", threadKind());
 		answer.put("startMs", (System.nanoTime() - start) / 1_000_000);
-		answer.put("activeJobs", this.registry.activeCount());
+		answer.put("started", this.started.get());
 		return answer;
 	}
 

@@ -8,13 +8,15 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
-import io.github.gracefulshutdown.JobInfo;
-import io.github.gracefulshutdown.JobKind;
-import io.github.gracefulshutdown.JobRegistry;
-import io.github.gracefulshutdown.JobState;
-import io.github.gracefulshutdown.ShutdownCoordinator;
 import io.github.gracefulshutdown.ShutdownParticipant;
-import io.github.gracefulshutdown.ShutdownState;
+import io.github.gracefulshutdown.core.DefaultJobRegistry;
+import io.github.gracefulshutdown.core.JobInfo;
+import io.github.gracefulshutdown.core.JobKind;
+import io.github.gracefulshutdown.core.JobState;
+import io.github.gracefulshutdown.core.ShutdownCoordinator;
+import io.github.gracefulshutdown.core.ShutdownState;
+import io.github.gracefulshutdown.core.Units;
+import org.jspecify.annotations.Nullable;
 
 import org.springframework.boot.actuate.endpoint.annotation.Endpoint;
 import org.springframework.boot.actuate.endpoint.annotation.ReadOperation;
@@ -50,14 +52,14 @@ public class ShutdownStatusEndpoint {
 
 	private final ShutdownCoordinator coordinator;
 
-	private final JobRegistry registry;
+	private final DefaultJobRegistry registry;
 
 	/**
 	 * Creates the endpoint.
 	 * @param coordinator the shutdown sequence
 	 * @param registry the tracked jobs
 	 */
-	public ShutdownStatusEndpoint(ShutdownCoordinator coordinator, JobRegistry registry) {
+	public ShutdownStatusEndpoint(ShutdownCoordinator coordinator, DefaultJobRegistry registry) {
 		this.coordinator = coordinator;
 		this.registry = registry;
 	}
@@ -106,25 +108,25 @@ public class ShutdownStatusEndpoint {
 					Duration.between(straggler.startedAt(), end).toString()));
 		}
 		return new ShutdownStatus(state, string(startedAt), string(elapsed), string(deadline), string(timeLeft),
-				inFlight.get("request"), inFlight, active, jobs.size(), byKind, largestGroups, oldest, stragglers);
+				inFlight.get(Units.REQUEST), inFlight, active, jobs.size(), byKind, largestGroups, oldest, stragglers);
 	}
 
 	private static Job describe(JobInfo job) {
 		JobInfo.Progress progress = job.progress();
-		Progress described = null;
+		@Nullable Progress described = null;
 		if (progress != null) {
 			boolean counted = progress.message() == null;
 			described = new Progress(counted ? progress.done() : null, counted ? progress.total() : null,
 					(progress.percent() >= 0) ? progress.percent() : null, progress.message());
 		}
-		return new Job(job.name(), job.kind(), job.state(), job.startedAt().toString(), described);
+		return new Job(job.name(), job.kind(), job.state(), job.startedAt().toString(), described, job.failure());
 	}
 
 	private static Duration positive(Duration duration) {
 		return duration.isNegative() ? Duration.ZERO : duration;
 	}
 
-	private static String string(Object value) {
+	private static @Nullable String string(@Nullable Object value) {
 		return (value != null) ? value.toString() : null;
 	}
 
@@ -149,8 +151,8 @@ public class ShutdownStatusEndpoint {
 	 * @param jobs the oldest jobs, at most {@value #DETAIL_LIMIT}
 	 * @param stragglers what was still in flight at the deadline
 	 */
-	public record ShutdownStatus(ShutdownState state, String startedAt, String elapsed, String deadline,
-			String timeLeft, Long inFlightRequests, Map<String, Long> inFlight, int activeJobs, int jobCount,
+	public record ShutdownStatus(ShutdownState state, @Nullable String startedAt, @Nullable String elapsed,
+			@Nullable String deadline, @Nullable String timeLeft, @Nullable Long inFlightRequests, Map<String, Long> inFlight, int activeJobs, int jobCount,
 			Map<JobKind, Long> activeJobsByKind, List<JobGroup> jobGroups, List<Job> jobs,
 			List<Straggler> stragglers) {
 	}
@@ -163,8 +165,10 @@ public class ShutdownStatusEndpoint {
 	 * @param state where it is in its life
 	 * @param startedAt when it began
 	 * @param progress its last reported progress, or {@code null}
+	 * @param failure what a failed job ended with, or {@code null}
 	 */
-	public record Job(String name, JobKind kind, JobState state, String startedAt, Progress progress) {
+	public record Job(String name, JobKind kind, JobState state, String startedAt, @Nullable Progress progress,
+			@Nullable String failure) {
 	}
 
 	/**
@@ -175,7 +179,8 @@ public class ShutdownStatusEndpoint {
 	 * @param percent the share done
 	 * @param message free text
 	 */
-	public record Progress(Long done, Long total, Integer percent, String message) {
+	public record Progress(@Nullable Long done, @Nullable Long total, @Nullable Integer percent,
+			@Nullable String message) {
 	}
 
 	/**

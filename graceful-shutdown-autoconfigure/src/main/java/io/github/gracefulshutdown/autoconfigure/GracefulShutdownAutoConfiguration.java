@@ -2,11 +2,12 @@ package io.github.gracefulshutdown.autoconfigure;
 
 import java.time.Duration;
 
-import io.github.gracefulshutdown.JobRegistry;
-import io.github.gracefulshutdown.ShutdownCoordinator;
 import io.github.gracefulshutdown.ShutdownParticipant;
 import io.github.gracefulshutdown.ShutdownToken;
 import io.github.gracefulshutdown.background.BackgroundJobProcessor;
+import io.github.gracefulshutdown.core.CancellableToken;
+import io.github.gracefulshutdown.core.DefaultJobRegistry;
+import io.github.gracefulshutdown.core.ShutdownCoordinator;
 import io.micrometer.observation.ObservationRegistry;
 
 import org.springframework.beans.factory.ObjectProvider;
@@ -14,22 +15,23 @@ import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.autoconfigure.context.LifecycleAutoConfiguration;
+import org.springframework.boot.autoconfigure.context.LifecycleProperties;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
-import org.springframework.boot.context.properties.bind.Binder;
 import org.springframework.boot.context.properties.source.InvalidConfigurationPropertyValueException;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
-import org.springframework.core.env.Environment;
 
 /**
  * Auto-configuration of the core of graceful shutdown: the {@link ShutdownToken}, the
- * {@link JobRegistry}, {@code @Background} jobs and the {@link ShutdownCoordinator}. It
- * needs neither a web server nor actuator.
+ * job registry, {@code @Background} jobs and the {@link ShutdownCoordinator}. It needs
+ * neither a web server nor actuator.
  * <p>
- * With {@code graceful-shutdown.enabled=false} the token and the registry remain, so code
- * that injects them still starts, but nothing shuts down gracefully: there is no
- * coordinator, the token is never cancelled, and {@code @Background} methods are not
- * started, which is logged as a warning naming each of them.
+ * {@code graceful-shutdown.enabled} is read here, once: every other auto-configuration
+ * of the starter depends on the coordinator bean. With {@code enabled=false} the token
+ * and the registry remain, so code that injects them still starts, but nothing shuts
+ * down gracefully: there is no coordinator, the token is never cancelled, and
+ * {@code @Background} methods are validated but not started, which is logged as a
+ * warning naming each of them.
  */
 @AutoConfiguration(after = LifecycleAutoConfiguration.class)
 public final class GracefulShutdownAutoConfiguration {
@@ -38,14 +40,30 @@ public final class GracefulShutdownAutoConfiguration {
 
 	@Bean
 	@ConditionalOnMissingBean
-	ShutdownToken shutdownToken() {
-		return new ShutdownToken();
+	CancellableToken shutdownToken() {
+		return new CancellableToken();
 	}
 
 	@Bean
 	@ConditionalOnMissingBean
-	JobRegistry jobRegistry(ShutdownToken shutdownToken) {
-		return new JobRegistry(shutdownToken);
+	DefaultJobRegistry jobRegistry(ShutdownToken shutdownToken) {
+		return new DefaultJobRegistry(shutdownToken);
+	}
+
+	@Bean
+	static BackgroundJobProcessor backgroundJobProcessor(ObjectProvider<ShutdownToken> shutdownToken,
+			ObjectProvider<DefaultJobRegistry> jobRegistry, ObjectProvider<ObservationRegistry> observationRegistry,
+			ObjectProvider<ShutdownCoordinator> shutdownCoordinator,
+			ObjectProvider<GracefulShutdownProperties> properties) {
+		// A post-processor is created before any properties bean: everything it needs
+		// beyond the methods it validates is asked for only when the jobs start.
+		return new BackgroundJobProcessor(shutdownToken, jobRegistry, observationRegistry, () -> {
+			if (shutdownCoordinator.getIfAvailable() == null) {
+				return null;
+			}
+			GracefulShutdownProperties.RestartBackoff backoff = properties.getObject().getRestartBackoff();
+			return new BackgroundJobProcessor.Backoff(backoff.getInitial(), backoff.getMax());
+		});
 	}
 
 	@Configuration(proxyBeanMethods = false)
@@ -55,26 +73,13 @@ public final class GracefulShutdownAutoConfiguration {
 
 		@Bean
 		@ConditionalOnMissingBean
-		ShutdownCoordinator shutdownCoordinator(ShutdownToken shutdownToken, JobRegistry jobRegistry,
+		ShutdownCoordinator shutdownCoordinator(CancellableToken shutdownToken, DefaultJobRegistry jobRegistry,
 				ObjectProvider<ShutdownParticipant> participants, GracefulShutdownProperties properties,
-				Environment environment) {
+				LifecycleProperties lifecycle) {
 			properties.validate();
 			return new ShutdownCoordinator(shutdownToken, jobRegistry, participants.orderedStream().toList(),
-					properties.getDrainDelay(), shutdownTimeout(environment), properties.getProgressLogInterval(),
-					properties.isInterruptStragglers());
-		}
-
-		@Bean
-		static BackgroundJobProcessor backgroundJobProcessor(ObjectProvider<ShutdownToken> shutdownToken,
-				ObjectProvider<JobRegistry> jobRegistry, ObjectProvider<ObservationRegistry> observationRegistry,
-				Environment environment) {
-			// A post-processor is created before properties beans; bind (and validate) directly.
-			GracefulShutdownProperties.RestartBackoff backoff = Binder.get(environment)
-				.bindOrCreate(GracefulShutdownProperties.PREFIX + ".restart-backoff",
-						GracefulShutdownProperties.RestartBackoff.class);
-			backoff.validate();
-			return new BackgroundJobProcessor(shutdownToken, jobRegistry, observationRegistry, backoff.getInitial(),
-					backoff.getMax());
+					new ShutdownCoordinator.Settings(properties.getDrainDelay(), deadline(lifecycle),
+							properties.getProgressLogInterval(), properties.isInterruptStragglers()));
 		}
 
 		@Bean
@@ -85,19 +90,12 @@ public final class GracefulShutdownAutoConfiguration {
 
 	}
 
-	@Configuration(proxyBeanMethods = false)
-	@ConditionalOnBooleanProperty(name = "graceful-shutdown.enabled", havingValue = false)
-	static class DisabledConfiguration {
-
-		@Bean
-		static BackgroundJobProcessor backgroundJobProcessor() {
-			return BackgroundJobProcessor.disabled();
-		}
-
-	}
-
-	static Duration shutdownTimeout(Environment environment) {
-		Duration timeout = Binder.get(environment).bind(TIMEOUT_PROPERTY, Duration.class).orElse(Duration.ofSeconds(30));
+	/**
+	 * Spring Boot's own deadline, bound by Spring Boot: here it is one budget for the
+	 * whole drain, not one per phase.
+	 */
+	static Duration deadline(LifecycleProperties lifecycle) {
+		Duration timeout = lifecycle.getTimeoutPerShutdownPhase();
 		if (timeout.isNegative() || timeout.isZero()) {
 			throw new InvalidConfigurationPropertyValueException(TIMEOUT_PROPERTY, timeout,
 					"must be longer than zero: it is the deadline for graceful shutdown");

@@ -1,7 +1,7 @@
 package io.github.gracefulshutdown.autoconfigure;
 
-import io.github.gracefulshutdown.JobRegistry;
-import io.github.gracefulshutdown.ShutdownCoordinator;
+import io.github.gracefulshutdown.core.DefaultJobRegistry;
+import io.github.gracefulshutdown.core.ShutdownCoordinator;
 import io.github.gracefulshutdown.actuate.ShutdownStatusEndpoint;
 import io.github.gracefulshutdown.actuate.ShutdownStatusPathMapper;
 
@@ -24,13 +24,13 @@ import org.springframework.core.env.Environment;
  */
 @AutoConfiguration(after = GracefulShutdownAutoConfiguration.class)
 @ConditionalOnClass(Endpoint.class)
-@ConditionalOnBean({ ShutdownCoordinator.class, JobRegistry.class })
+@ConditionalOnBean(ShutdownCoordinator.class)
 public final class GracefulShutdownEndpointAutoConfiguration {
 
 	@Bean
 	@ConditionalOnMissingBean
 	@ConditionalOnAvailableEndpoint
-	ShutdownStatusEndpoint shutdownStatusEndpoint(ShutdownCoordinator shutdownCoordinator, JobRegistry jobRegistry) {
+	ShutdownStatusEndpoint shutdownStatusEndpoint(ShutdownCoordinator shutdownCoordinator, DefaultJobRegistry jobRegistry) {
 		return new ShutdownStatusEndpoint(shutdownCoordinator, jobRegistry);
 	}
 

@@ -1,8 +1,10 @@
 package io.github.gracefulshutdown.autoconfigure;
 
+import io.github.gracefulshutdown.core.ShutdownCoordinator;
+
 import org.springframework.boot.actuate.autoconfigure.web.ManagementContextConfiguration;
 import org.springframework.boot.actuate.autoconfigure.web.ManagementContextType;
-import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnWebApplication;
 import org.springframework.boot.tomcat.servlet.TomcatServletWebServerFactory;
@@ -15,7 +17,7 @@ import org.springframework.context.annotation.Bean;
  * immediate too, rather than logging a second "graceful shutdown" after ours.
  */
 @ManagementContextConfiguration(value = ManagementContextType.CHILD, proxyBeanMethods = false)
-@ConditionalOnBooleanProperty(name = "graceful-shutdown.enabled", matchIfMissing = true)
+@ConditionalOnBean(ShutdownCoordinator.class)
 @ConditionalOnWebApplication(type = ConditionalOnWebApplication.Type.SERVLET)
 @ConditionalOnClass(TomcatServletWebServerFactory.class)
 final class GracefulShutdownManagementChildConfiguration {

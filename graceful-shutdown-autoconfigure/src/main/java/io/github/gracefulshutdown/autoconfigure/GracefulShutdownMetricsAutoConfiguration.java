@@ -1,7 +1,7 @@
 package io.github.gracefulshutdown.autoconfigure;
 
-import io.github.gracefulshutdown.JobRegistry;
-import io.github.gracefulshutdown.ShutdownCoordinator;
+import io.github.gracefulshutdown.core.DefaultJobRegistry;
+import io.github.gracefulshutdown.core.ShutdownCoordinator;
 import io.github.gracefulshutdown.metrics.GracefulShutdownMetrics;
 import io.micrometer.core.instrument.binder.MeterBinder;
 
@@ -17,13 +17,13 @@ import org.springframework.context.annotation.Bean;
  */
 @AutoConfiguration(after = GracefulShutdownAutoConfiguration.class)
 @ConditionalOnClass(MeterBinder.class)
-@ConditionalOnBean({ ShutdownCoordinator.class, JobRegistry.class })
+@ConditionalOnBean(ShutdownCoordinator.class)
 public final class GracefulShutdownMetricsAutoConfiguration {
 
 	@Bean
 	@ConditionalOnMissingBean
 	GracefulShutdownMetrics gracefulShutdownMetrics(ShutdownCoordinator shutdownCoordinator,
-			JobRegistry jobRegistry) {
+			DefaultJobRegistry jobRegistry) {
 		return new GracefulShutdownMetrics(shutdownCoordinator, jobRegistry);
 	}
 

@@ -17,8 +17,10 @@ public final class GracefulShutdownProperties {
 	static final String PREFIX = "graceful-shutdown";
 
 	/**
-	 * Whether to enable graceful shutdown. When false, nothing of this starter is
-	 * configured and Spring Boot behaves as it does without it.
+	 * Whether to shut down gracefully. When false, Spring Boot shuts down as it does
+	 * without this starter: there is no drain and no deadline of ours, the ShutdownToken
+	 * is never cancelled, and @Background methods are not started. The token and the
+	 * JobRegistry remain injectable, so code that uses them still starts.
 	 */
 	private final boolean enabled;
 

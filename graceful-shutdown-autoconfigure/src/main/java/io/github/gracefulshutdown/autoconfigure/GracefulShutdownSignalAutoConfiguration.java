@@ -1,7 +1,6 @@
 package io.github.gracefulshutdown.autoconfigure;
 
-import io.github.gracefulshutdown.JobRegistry;
-import io.github.gracefulshutdown.ShutdownCoordinator;
+import io.github.gracefulshutdown.core.ShutdownCoordinator;
 import io.github.gracefulshutdown.signal.SecondSignalHandler;
 
 import org.springframework.boot.autoconfigure.AutoConfiguration;
@@ -16,19 +15,18 @@ import org.springframework.context.annotation.Bean;
  * and the process runs in a terminal.
  */
 @AutoConfiguration(after = GracefulShutdownAutoConfiguration.class)
-@ConditionalOnBean({ ShutdownCoordinator.class, JobRegistry.class })
+@ConditionalOnBean(ShutdownCoordinator.class)
 public final class GracefulShutdownSignalAutoConfiguration {
 
 	@Bean
 	ApplicationListener<ApplicationReadyEvent> secondSignalInstaller(GracefulShutdownProperties properties,
-			ShutdownCoordinator shutdownCoordinator, JobRegistry jobRegistry) {
+			ShutdownCoordinator shutdownCoordinator) {
 		return (event) -> {
 			GracefulShutdownProperties.SecondSignal mode = properties.getSecondSignal();
 			boolean halt = (mode == GracefulShutdownProperties.SecondSignal.HALT)
 					|| (mode == GracefulShutdownProperties.SecondSignal.AUTO && SecondSignalHandler.isInteractive());
 			if (halt) {
-				new SecondSignalHandler(() -> jobRegistry.activeCount()
-						+ shutdownCoordinator.inFlight().values().stream().mapToLong(Long::longValue).sum(),
+				new SecondSignalHandler(shutdownCoordinator::describeInFlight,
 						(status) -> Runtime.getRuntime().halt(status))
 					.install();
 			}

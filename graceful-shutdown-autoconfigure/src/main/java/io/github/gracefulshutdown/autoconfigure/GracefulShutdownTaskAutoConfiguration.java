@@ -1,7 +1,8 @@
 package io.github.gracefulshutdown.autoconfigure;
 
-import io.github.gracefulshutdown.JobRegistry;
 import io.github.gracefulshutdown.ShutdownToken;
+import io.github.gracefulshutdown.core.DefaultJobRegistry;
+import io.github.gracefulshutdown.core.ShutdownCoordinator;
 import io.github.gracefulshutdown.task.AsyncTaskTracking;
 import io.github.gracefulshutdown.task.ScheduledTaskTracking;
 
@@ -29,13 +30,12 @@ import org.springframework.core.task.TaskDecorator;
  */
 @AutoConfiguration(after = GracefulShutdownAutoConfiguration.class,
 		before = { TaskExecutionAutoConfiguration.class, TaskSchedulingAutoConfiguration.class })
-@ConditionalOnBooleanProperty(name = "graceful-shutdown.enabled", matchIfMissing = true)
+@ConditionalOnBean(ShutdownCoordinator.class)
 @ConditionalOnBooleanProperty(name = "graceful-shutdown.track-async", matchIfMissing = true)
-@ConditionalOnBean(JobRegistry.class)
 public final class GracefulShutdownTaskAutoConfiguration {
 
 	@Bean
-	ThreadPoolTaskExecutorCustomizer gracefulShutdownThreadPoolTaskExecutorCustomizer(JobRegistry jobRegistry,
+	ThreadPoolTaskExecutorCustomizer gracefulShutdownThreadPoolTaskExecutorCustomizer(DefaultJobRegistry jobRegistry,
 			ObjectProvider<TaskDecorator> taskDecorator) {
 		return (executor) -> {
 			// Wraps the decorator Spring Boot applied (the only TaskDecorator bean, if any).
@@ -45,14 +45,14 @@ public final class GracefulShutdownTaskAutoConfiguration {
 	}
 
 	@Bean
-	SimpleAsyncTaskExecutorCustomizer gracefulShutdownSimpleAsyncTaskExecutorCustomizer(JobRegistry jobRegistry,
+	SimpleAsyncTaskExecutorCustomizer gracefulShutdownSimpleAsyncTaskExecutorCustomizer(DefaultJobRegistry jobRegistry,
 			ObjectProvider<TaskDecorator> taskDecorator) {
 		return (executor) -> executor
 			.setTaskDecorator(new AsyncTaskTracking(jobRegistry, taskDecorator.getIfUnique()));
 	}
 
 	@Bean
-	ScheduledTaskTracking scheduledTaskTracking(JobRegistry jobRegistry, ShutdownToken shutdownToken,
+	ScheduledTaskTracking scheduledTaskTracking(DefaultJobRegistry jobRegistry, ShutdownToken shutdownToken,
 			ListableBeanFactory beanFactory) {
 		return new ScheduledTaskTracking(jobRegistry, shutdownToken, beanFactory);
 	}

@@ -1,12 +1,15 @@
 package io.github.gracefulshutdown.autoconfigure;
 
+import io.github.gracefulshutdown.core.ShutdownCoordinator;
 import io.github.gracefulshutdown.web.InFlightRequests;
 import io.github.gracefulshutdown.web.WebServerDrain;
 import jakarta.servlet.DispatcherType;
+import jakarta.servlet.Filter;
+import org.apache.commons.logging.Log;
+import org.apache.commons.logging.LogFactory;
 
-import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
-import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnWebApplication;
@@ -19,33 +22,31 @@ import org.springframework.context.ApplicationContext;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.core.Ordered;
-import org.springframework.web.filter.OncePerRequestFilter;
+import org.springframework.core.env.Environment;
 
 /**
  * Auto-configuration that makes the web server a participant of the one shutdown: it is
- * drained inside the deadline, in parallel with the jobs.
+ * drained inside the deadline, in parallel with everything else. A servlet application
+ * gets the request counter, which also drains the server; a reactive one gets a drain
+ * that touches no servlet class, so it starts without the servlet API on its classpath.
  */
-@AutoConfiguration
-@ConditionalOnBooleanProperty(name = "graceful-shutdown.enabled", matchIfMissing = true)
+@AutoConfiguration(after = GracefulShutdownAutoConfiguration.class)
+@ConditionalOnBean(ShutdownCoordinator.class)
 @ConditionalOnWebApplication
 @ConditionalOnClass(WebServer.class)
 public final class GracefulShutdownWebAutoConfiguration {
 
-	@Bean
-	@ConditionalOnMissingBean
-	WebServerDrain webServerDrain(ApplicationContext context, ObjectProvider<InFlightRequests> inFlightRequests) {
-		return new WebServerDrain(context, inFlightRequests);
-	}
+	private static final Log logger = LogFactory.getLog(GracefulShutdownWebAutoConfiguration.class);
 
 	@Configuration(proxyBeanMethods = false)
 	@ConditionalOnWebApplication(type = ConditionalOnWebApplication.Type.SERVLET)
-	@ConditionalOnClass(OncePerRequestFilter.class)
+	@ConditionalOnClass({ Filter.class, FilterRegistrationBean.class })
 	static class ServletConfiguration {
 
 		@Bean
 		@ConditionalOnMissingBean
-		InFlightRequests inFlightRequests() {
-			return new InFlightRequests();
+		InFlightRequests inFlightRequests(ApplicationContext context) {
+			return new InFlightRequests(context);
 		}
 
 		@Bean
@@ -62,12 +63,30 @@ public final class GracefulShutdownWebAutoConfiguration {
 	}
 
 	@Configuration(proxyBeanMethods = false)
+	@ConditionalOnWebApplication(type = ConditionalOnWebApplication.Type.REACTIVE)
+	static class ReactiveConfiguration {
+
+		@Bean
+		@ConditionalOnMissingBean
+		WebServerDrain webServerDrain(ApplicationContext context) {
+			return new WebServerDrain(context);
+		}
+
+	}
+
+	@Configuration(proxyBeanMethods = false)
 	@ConditionalOnWebApplication(type = ConditionalOnWebApplication.Type.SERVLET)
-	@ConditionalOnClass({ TomcatServletWebServerFactory.class, OncePerRequestFilter.class })
+	@ConditionalOnClass({ TomcatServletWebServerFactory.class, Filter.class })
 	static class TomcatConfiguration {
 
 		@Bean
-		TomcatDrainOwnershipCustomizer tomcatDrainOwnershipCustomizer() {
+		TomcatDrainOwnershipCustomizer tomcatDrainOwnershipCustomizer(Environment environment) {
+			if ("immediate".equalsIgnoreCase(environment.getProperty("server.shutdown"))) {
+				// Said once, at startup: the setting is overridden, not silently ignored.
+				logger.info("server.shutdown=immediate is overridden: graceful-shutdown drains Tomcat itself, "
+						+ "within spring.lifecycle.timeout-per-shutdown-phase; set graceful-shutdown.enabled=false "
+						+ "to shut down immediately");
+			}
 			return new TomcatDrainOwnershipCustomizer();
 		}
 

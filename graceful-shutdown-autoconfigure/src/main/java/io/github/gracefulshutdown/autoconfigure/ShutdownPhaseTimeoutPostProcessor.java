@@ -1,6 +1,6 @@
 package io.github.gracefulshutdown.autoconfigure;
 
-import io.github.gracefulshutdown.ShutdownCoordinator;
+import io.github.gracefulshutdown.core.ShutdownCoordinator;
 import org.apache.commons.logging.Log;
 import org.apache.commons.logging.LogFactory;
 

@@ -7,15 +7,16 @@ import java.util.concurrent.CountDownLatch;
 import java.util.function.IntConsumer;
 
 import io.github.gracefulshutdown.FailurePolicy;
-import io.github.gracefulshutdown.JobKind;
-import io.github.gracefulshutdown.JobRegistry;
 import io.github.gracefulshutdown.ShutdownInProgressException;
 import io.github.gracefulshutdown.ShutdownToken;
 import io.github.gracefulshutdown.TrackedJob;
+import io.github.gracefulshutdown.core.DefaultJobRegistry;
+import io.github.gracefulshutdown.core.JobKind;
 import io.micrometer.observation.Observation;
 import io.micrometer.observation.ObservationRegistry;
 import org.apache.commons.logging.Log;
 import org.apache.commons.logging.LogFactory;
+import org.jspecify.annotations.Nullable;
 
 import org.springframework.util.ReflectionUtils;
 
@@ -40,11 +41,11 @@ final class BackgroundJob implements Runnable {
 
 	private final ShutdownToken token;
 
-	private final Backoff backoff;
+	private final BackgroundJobProcessor.Backoff backoff;
 
 	private final IntConsumer shutdown;
 
-	private final JobRegistry registry;
+	private final DefaultJobRegistry registry;
 
 	private final CountDownLatch begun;
 
@@ -61,7 +62,7 @@ final class BackgroundJob implements Runnable {
 	 * {@link FailurePolicy#SHUTDOWN}
 	 */
 	BackgroundJob(String name, Object bean, Method method, FailurePolicy policy, ShutdownToken token,
-			JobRegistry registry, Backoff backoff, IntConsumer shutdown, CountDownLatch begun, CountDownLatch ended,
+			DefaultJobRegistry registry, BackgroundJobProcessor.Backoff backoff, IntConsumer shutdown, CountDownLatch begun, CountDownLatch ended,
 			ObservationRegistry observations) {
 		this.name = name;
 		this.bean = bean;
@@ -105,7 +106,7 @@ final class BackgroundJob implements Runnable {
 			this.begun.countDown();
 		}
 		int failures = 0;
-		Throwable lastFailure = null;
+		@Nullable Throwable lastFailure = null;
 		try {
 			while (!this.token.isShutdownRequested()) {
 				long startNanos = System.nanoTime();
@@ -226,19 +227,6 @@ final class BackgroundJob implements Runnable {
 	private enum Outcome {
 
 		RESTART, STOPPED, FAILED
-
-	}
-
-	/**
-	 * Capped exponential backoff: {@code initial * 2^(failures - 1)}, at most {@code max}.
-	 */
-	record Backoff(Duration initial, Duration max) {
-
-		Duration delay(int failures) {
-			int shift = Math.min(failures - 1, 30);
-			long millis = this.initial.toMillis() << shift;
-			return (millis <= 0 || millis > this.max.toMillis()) ? this.max : Duration.ofMillis(millis);
-		}
 
 	}
 

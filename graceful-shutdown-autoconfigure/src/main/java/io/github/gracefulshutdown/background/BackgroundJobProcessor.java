@@ -9,13 +9,17 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.IntConsumer;
+import java.util.function.Supplier;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 import io.github.gracefulshutdown.Background;
-import io.github.gracefulshutdown.JobRegistry;
 import io.github.gracefulshutdown.ShutdownToken;
+import io.github.gracefulshutdown.core.DefaultJobRegistry;
 import io.micrometer.observation.ObservationRegistry;
 import org.apache.commons.logging.Log;
 import org.apache.commons.logging.LogFactory;
+import org.jspecify.annotations.Nullable;
 
 import org.springframework.aop.support.AopUtils;
 import org.springframework.beans.BeansException;
@@ -57,53 +61,40 @@ public class BackgroundJobProcessor implements BeanPostProcessor, SmartInitializ
 
 	private final ObjectProvider<ShutdownToken> token;
 
-	private final ObjectProvider<JobRegistry> registry;
+	private final ObjectProvider<DefaultJobRegistry> registry;
 
 	private final ObjectProvider<ObservationRegistry> observations;
 
-	private final BackgroundJob.Backoff backoff;
+	private final Supplier<@Nullable Backoff> backoff;
 
 	private final Map<String, Definition> definitions = new LinkedHashMap<>();
 
+	// Classes already scanned and found without @Background, as Spring's own
+	// annotation post-processors keep: most beans share a handful of classes.
+	private final Set<Class<?>> nonAnnotatedClasses = ConcurrentHashMap.newKeySet();
+
 	private final AtomicBoolean started = new AtomicBoolean();
 
-	private final boolean startJobs;
+	private @Nullable ConfigurableListableBeanFactory beanFactory;
 
-	private ConfigurableListableBeanFactory beanFactory;
-
-	private ApplicationContext context;
+	private @Nullable ApplicationContext context;
 
 	/**
-	 * Creates a processor.
+	 * Creates a processor. It is a post-processor, created before any properties bean:
+	 * the backoff is asked for only when the jobs start.
 	 * @param token the token the jobs watch
 	 * @param registry the registry the jobs are tracked in
 	 * @param observations where each run of a job is observed, if anywhere
-	 * @param restartInitialBackoff the first delay before a failed job restarts
-	 * @param restartMaxBackoff the longest delay before a failed job restarts
+	 * @param backoff the restart backoff, or {@code null} when graceful shutdown is
+	 * disabled: then the methods are still validated, but none is started, which is
+	 * logged once the application is ready, naming each
 	 */
-	public BackgroundJobProcessor(ObjectProvider<ShutdownToken> token, ObjectProvider<JobRegistry> registry,
-			ObjectProvider<ObservationRegistry> observations, Duration restartInitialBackoff,
-			Duration restartMaxBackoff) {
-		this(token, registry, observations, new BackgroundJob.Backoff(restartInitialBackoff, restartMaxBackoff), true);
-	}
-
-	private BackgroundJobProcessor(ObjectProvider<ShutdownToken> token, ObjectProvider<JobRegistry> registry,
-			ObjectProvider<ObservationRegistry> observations, BackgroundJob.Backoff backoff, boolean startJobs) {
+	public BackgroundJobProcessor(ObjectProvider<ShutdownToken> token, ObjectProvider<DefaultJobRegistry> registry,
+			ObjectProvider<ObservationRegistry> observations, Supplier<@Nullable Backoff> backoff) {
 		this.token = token;
 		this.registry = registry;
 		this.observations = observations;
 		this.backoff = backoff;
-		this.startJobs = startJobs;
-	}
-
-	/**
-	 * Creates a processor for {@code graceful-shutdown.enabled=false}: it still validates
-	 * {@code @Background} methods, but starts none of them, and says so once the
-	 * application is ready, naming each.
-	 * @return the processor
-	 */
-	public static BackgroundJobProcessor disabled() {
-		return new BackgroundJobProcessor(null, null, null, null, false);
 	}
 
 	@Override
@@ -119,8 +110,12 @@ public class BackgroundJobProcessor implements BeanPostProcessor, SmartInitializ
 	@Override
 	public Object postProcessAfterInitialization(Object bean, String beanName) throws BeansException {
 		Class<?> type = AopUtils.getTargetClass(bean);
+		if (this.nonAnnotatedClasses.contains(type)) {
+			return bean;
+		}
 		Map<Method, Background> methods = findBackgroundMethods(type);
 		if (methods.isEmpty()) {
+			this.nonAnnotatedClasses.add(type);
 			return bean;
 		}
 		BeanDefinition definition = mergedDefinition(beanName);
@@ -135,24 +130,42 @@ public class BackgroundJobProcessor implements BeanPostProcessor, SmartInitializ
 								+ " on bean '" + existing.beanName + "' already uses",
 						"Give one of them a unique name with @Background(name = \"...\").");
 			}
-			Method invocable = AopUtils.selectInvocableMethod(method, bean.getClass());
-			this.definitions.put(name, new Definition(name, beanName, bean, invocable, annotation));
+			this.definitions.put(name, new Definition(name, beanName, bean, invocable(bean, beanName, method), annotation));
 		});
 		return bean;
 	}
 
+	/**
+	 * The method to call on the bean, which may be a proxy: a JDK proxy exposes only
+	 * its interfaces' methods.
+	 */
+	private static Method invocable(Object bean, String beanName, Method method) {
+		try {
+			return AopUtils.selectInvocableMethod(method, bean.getClass());
+		}
+		catch (IllegalStateException ex) {
+			throw new BackgroundJobDefinitionException(beanName, method,
+					"is not declared on any interface of the JDK proxy that Spring made for the bean, so it cannot "
+							+ "be called through the proxy",
+					"Declare the method on one of the bean's interfaces, or let Spring proxy the class "
+							+ "(spring.aop.proxy-target-class=true, the default, or proxyTargetClass = true on the "
+							+ "@Enable... annotation that made the proxy).");
+		}
+	}
+
 	@Override
 	public void afterSingletonsInstantiated() {
-		if (this.beanFactory == null) {
+		ConfigurableListableBeanFactory beanFactory = this.beanFactory;
+		if (beanFactory == null) {
 			return;
 		}
 		// Lazy and prototype beans have not passed through postProcessAfterInitialization.
-		for (String beanName : this.beanFactory.getBeanDefinitionNames()) {
-			BeanDefinition definition = this.beanFactory.getMergedBeanDefinition(beanName);
+		for (String beanName : beanFactory.getBeanDefinitionNames()) {
+			BeanDefinition definition = beanFactory.getMergedBeanDefinition(beanName);
 			if (definition.isAbstract() || (definition.isSingleton() && !definition.isLazyInit())) {
 				continue;
 			}
-			Class<?> type = this.beanFactory.getType(beanName, false);
+			Class<?> type = beanFactory.getType(beanName, false);
 			if (type != null) {
 				findBackgroundMethods(type).keySet().forEach((method) -> validate(beanName, definition, method));
 			}
@@ -161,16 +174,18 @@ public class BackgroundJobProcessor implements BeanPostProcessor, SmartInitializ
 
 	@Override
 	public void onApplicationEvent(ApplicationReadyEvent event) {
-		if (event.getApplicationContext() != this.context || !this.started.compareAndSet(false, true)) {
+		ApplicationContext context = this.context;
+		if (context == null || event.getApplicationContext() != context || !this.started.compareAndSet(false, true)) {
 			return;
 		}
 		// A SIGTERM during startup can close the context, or run the whole shutdown
 		// sequence, before the ready event comes: then there is nothing to start, and the
 		// providers must not create fresh beans in a closed context.
-		if (this.context instanceof ConfigurableApplicationContext configurable && !configurable.isActive()) {
+		if (context instanceof ConfigurableApplicationContext configurable && !configurable.isActive()) {
 			return;
 		}
-		if (!this.startJobs) {
+		Backoff backoff = this.backoff.get();
+		if (backoff == null) {
 			if (!this.definitions.isEmpty()) {
 				logger.warn("graceful-shutdown.enabled=false: not starting @Background jobs "
 						+ this.definitions.keySet() + "; set it to true (the default) to run them");
@@ -178,21 +193,20 @@ public class BackgroundJobProcessor implements BeanPostProcessor, SmartInitializ
 			return;
 		}
 		ShutdownToken token = this.token.getObject();
-		JobRegistry registry = this.registry.getObject();
+		DefaultJobRegistry registry = this.registry.getObject();
 		if (token.isShutdownRequested()) {
 			logger.info("Not starting " + this.definitions.size() + " background jobs: shutdown has begun");
 			return;
 		}
-		boolean virtual = Threading.VIRTUAL.isActive(this.context.getEnvironment());
+		boolean virtual = Threading.VIRTUAL.isActive(context.getEnvironment());
 		ThreadFactory threads = virtual ? new VirtualThreadTaskExecutor().getVirtualThreadFactory() : Thread::new;
 		ObservationRegistry observations = this.observations.getIfAvailable(() -> ObservationRegistry.NOOP);
-		IntConsumer shutdown = (status) -> System.exit(SpringApplication.exit(this.context,
-				() -> status));
+		IntConsumer shutdown = (status) -> System.exit(SpringApplication.exit(context, () -> status));
 		CountDownLatch begun = new CountDownLatch(this.definitions.size());
 		CountDownLatch ended = new CountDownLatch(this.definitions.size());
 		for (Definition definition : this.definitions.values()) {
 			BackgroundJob job = new BackgroundJob(definition.name, definition.bean, definition.method,
-					definition.annotation.onFailure(), token, registry, this.backoff, shutdown, begun, ended,
+					definition.annotation.onFailure(), token, registry, backoff, shutdown, begun, ended,
 					observations);
 			Thread thread = threads.newThread(job);
 			thread.setName("background-" + definition.name);
@@ -232,7 +246,7 @@ public class BackgroundJobProcessor implements BeanPostProcessor, SmartInitializ
 		keepAlive.start();
 	}
 
-	private BeanDefinition mergedDefinition(String beanName) {
+	private @Nullable BeanDefinition mergedDefinition(String beanName) {
 		if (this.beanFactory != null && this.beanFactory.containsBeanDefinition(beanName)) {
 			return this.beanFactory.getMergedBeanDefinition(beanName);
 		}
@@ -247,7 +261,7 @@ public class BackgroundJobProcessor implements BeanPostProcessor, SmartInitializ
 				method) -> AnnotatedElementUtils.findMergedAnnotation(method, Background.class));
 	}
 
-	private static void validate(String beanName, BeanDefinition definition, Method method) {
+	private static void validate(String beanName, @Nullable BeanDefinition definition, Method method) {
 		if (method.getReturnType() != void.class) {
 			throw new BackgroundJobDefinitionException(beanName, method,
 					"returns " + method.getReturnType().getSimpleName() + ", and nothing would read it",
@@ -278,5 +292,22 @@ public class BackgroundJobProcessor implements BeanPostProcessor, SmartInitializ
 
 	private record Definition(String name, String beanName, Object bean, Method method, Background annotation) {
 	}
+
+	/**
+	 * Capped exponential backoff: {@code initial * 2^(failures - 1)}, at most {@code max}.
+	 *
+	 * @param initial the delay before the first restart
+	 * @param max the longest delay
+	 */
+	public record Backoff(Duration initial, Duration max) {
+
+		Duration delay(int failures) {
+			int shift = Math.min(failures - 1, 30);
+			long millis = this.initial.toMillis() << shift;
+			return (millis <= 0 || millis > this.max.toMillis()) ? this.max : Duration.ofMillis(millis);
+		}
+
+	}
+
 
 }

@@ -2,12 +2,15 @@ package io.github.gracefulshutdown.metrics;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.util.EnumMap;
 import java.util.Locale;
+import java.util.Map;
 
-import io.github.gracefulshutdown.JobKind;
-import io.github.gracefulshutdown.JobRegistry;
-import io.github.gracefulshutdown.ShutdownCoordinator;
-import io.github.gracefulshutdown.ShutdownState;
+import io.github.gracefulshutdown.core.DefaultJobRegistry;
+import io.github.gracefulshutdown.core.JobKind;
+import io.github.gracefulshutdown.core.ShutdownCoordinator;
+import io.github.gracefulshutdown.core.ShutdownState;
+import io.github.gracefulshutdown.core.Units;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -15,7 +18,8 @@ import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.binder.MeterBinder;
 
 /**
- * Meters of graceful shutdown:
+ * Meters of graceful shutdown, every one registered when it is bound, so that all are
+ * listed from startup rather than after the first shutdown:
  * <ul>
  * <li>{@code graceful.shutdown.requests.active}: requests in flight (with a counted web
  * server);</li>
@@ -27,30 +31,34 @@ import io.micrometer.core.instrument.binder.MeterBinder;
  * <li>{@code graceful.shutdown.stragglers}: work still in flight at the deadline.</li>
  * </ul>
  * Runs and failures of each {@code @Background} job are an observation,
- * {@code graceful.shutdown.background.runs}, which Spring Boot turns into a timer with
- * tags {@code job} and {@code outcome}.
+ * {@value #BACKGROUND_RUNS}, which Spring Boot turns into a timer with tags {@code job},
+ * {@code outcome} and {@code error}; that timer is registered here as each job begins,
+ * before its first run ends.
  */
 public final class GracefulShutdownMetrics implements MeterBinder {
 
+	/** The name of the observation of {@code @Background} runs, and of its timer. */
+	public static final String BACKGROUND_RUNS = "graceful.shutdown.background.runs";
+
 	private final ShutdownCoordinator coordinator;
 
-	private final JobRegistry registry;
+	private final DefaultJobRegistry registry;
 
 	/**
 	 * Creates the binder.
 	 * @param coordinator the shutdown sequence
 	 * @param registry the tracked jobs
 	 */
-	public GracefulShutdownMetrics(ShutdownCoordinator coordinator, JobRegistry registry) {
+	public GracefulShutdownMetrics(ShutdownCoordinator coordinator, DefaultJobRegistry registry) {
 		this.coordinator = coordinator;
 		this.registry = registry;
 	}
 
 	@Override
 	public void bindTo(MeterRegistry meters) {
-		if (this.coordinator.inFlight().containsKey("request")) {
+		if (this.coordinator.inFlight().containsKey(Units.REQUEST)) {
 			Gauge.builder("graceful.shutdown.requests.active", this.coordinator,
-					(coordinator) -> coordinator.inFlight().getOrDefault("request", 0L))
+					(coordinator) -> coordinator.inFlight().getOrDefault(Units.REQUEST, 0L))
 				.description("Requests in flight")
 				.baseUnit("requests")
 				.register(meters);
@@ -68,17 +76,32 @@ public final class GracefulShutdownMetrics implements MeterBinder {
 		Counter stragglers = Counter.builder("graceful.shutdown.stragglers")
 			.description("Work still in flight at the shutdown deadline")
 			.register(meters);
+		Map<ShutdownState, Timer> durations = new EnumMap<>(ShutdownState.class);
+		for (ShutdownState outcome : new ShutdownState[] { ShutdownState.COMPLETED, ShutdownState.TIMED_OUT }) {
+			durations.put(outcome, Timer.builder("graceful.shutdown.duration")
+				.description("How long the graceful shutdown sequence took")
+				.tag("outcome", outcome.name().toLowerCase(Locale.ROOT))
+				.register(meters));
+		}
 		this.coordinator.whenFinished().thenAccept((state) -> {
 			Instant startedAt = this.coordinator.startedAt();
 			Instant finishedAt = this.coordinator.finishedAt();
-			if (startedAt != null && finishedAt != null) {
-				Timer.builder("graceful.shutdown.duration")
-					.description("How long the graceful shutdown sequence took")
-					.tag("outcome", state.name().toLowerCase(Locale.ROOT))
-					.register(meters)
-					.record(Duration.between(startedAt, finishedAt));
+			Timer duration = durations.get(state);
+			if (duration != null && startedAt != null && finishedAt != null) {
+				duration.record(Duration.between(startedAt, finishedAt));
 			}
 			stragglers.increment(this.coordinator.stragglers().size());
+		});
+		// The tags Spring Boot's observation handler gives the timer, so the meters are the
+		// same ones it records into; a failed run's error tag names its exception.
+		this.registry.onBackgroundJob((job) -> {
+			for (String outcome : new String[] { "returned", "stopped" }) {
+				Timer.builder(BACKGROUND_RUNS)
+					.tag("job", job)
+					.tag("outcome", outcome)
+					.tag("error", "none")
+					.register(meters);
+			}
 		});
 	}
 

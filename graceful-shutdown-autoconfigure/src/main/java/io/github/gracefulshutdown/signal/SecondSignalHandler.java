@@ -5,10 +5,11 @@ import java.lang.reflect.Method;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.IntConsumer;
-import java.util.function.LongSupplier;
+import java.util.function.Supplier;
 
 import org.apache.commons.logging.Log;
 import org.apache.commons.logging.LogFactory;
+import org.jspecify.annotations.Nullable;
 import sun.misc.Signal;
 import sun.misc.SignalHandler;
 
@@ -20,14 +21,15 @@ import sun.misc.SignalHandler;
  * handler of its own for both signals. The first signal is passed to the handler that was
  * there before, the JVM's own, so the normal shutdown path (Spring Boot's hook, the
  * graceful sequence) is unchanged. Any later signal logs
- * {@code second signal: abandoning N jobs} and halts with status 128 + the signal's
+ * {@code second signal: abandoning 2 requests, 1 job (import-1 40%)} and halts with
+ * status 128 + the signal's
  * number, without running hooks or waiting for anything.
  */
 public final class SecondSignalHandler {
 
 	private static final Log logger = LogFactory.getLog(SecondSignalHandler.class);
 
-	private final LongSupplier activeWork;
+	private final Supplier<String> inFlight;
 
 	private final IntConsumer halt;
 
@@ -35,11 +37,12 @@ public final class SecondSignalHandler {
 
 	/**
 	 * Creates a handler.
-	 * @param activeWork how many jobs and requests would be abandoned
+	 * @param inFlight describes what would be abandoned, such as
+	 * {@code 2 requests, 1 job (import-1 40%)}
 	 * @param halt ends the process with the given status
 	 */
-	public SecondSignalHandler(LongSupplier activeWork, IntConsumer halt) {
-		this.activeWork = activeWork;
+	public SecondSignalHandler(Supplier<String> inFlight, IntConsumer halt) {
+		this.inFlight = inFlight;
 		this.halt = halt;
 	}
 
@@ -62,7 +65,7 @@ public final class SecondSignalHandler {
 		}
 	}
 
-	void handle(Signal received, SignalHandler previous) {
+	void handle(Signal received, @Nullable SignalHandler previous) {
 		if (this.signalled.compareAndSet(false, true)) {
 			if (previous != null && previous != SignalHandler.SIG_DFL && previous != SignalHandler.SIG_IGN) {
 				previous.handle(received);
@@ -74,7 +77,7 @@ public final class SecondSignalHandler {
 			}
 			return;
 		}
-		logger.warn("second signal: abandoning " + this.activeWork.getAsLong() + " jobs (SIG" + received.getName()
+		logger.warn("second signal: abandoning " + this.inFlight.get() + " (SIG" + received.getName()
 				+ " while shutting down); halting now");
 		this.halt.accept(128 + received.getNumber());
 	}

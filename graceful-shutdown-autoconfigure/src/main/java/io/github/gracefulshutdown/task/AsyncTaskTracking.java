@@ -1,10 +1,10 @@
 package io.github.gracefulshutdown.task;
 
 import java.util.Locale;
-import java.util.Optional;
 
-import io.github.gracefulshutdown.JobKind;
-import io.github.gracefulshutdown.JobRegistry;
+import io.github.gracefulshutdown.core.DefaultJobRegistry;
+import io.github.gracefulshutdown.core.JobKind;
+import org.jspecify.annotations.Nullable;
 
 import org.springframework.core.task.TaskDecorator;
 
@@ -26,16 +26,16 @@ public final class AsyncTaskTracking implements TaskDecorator {
 
 	private static final StackWalker STACK = StackWalker.getInstance();
 
-	private final JobRegistry registry;
+	private final DefaultJobRegistry registry;
 
-	private final TaskDecorator delegate;
+	private final @Nullable TaskDecorator delegate;
 
 	/**
 	 * Creates the decorator.
 	 * @param registry where tasks are tracked
 	 * @param delegate the user's own decorator, applied inside ours, or {@code null}
 	 */
-	public AsyncTaskTracking(JobRegistry registry, TaskDecorator delegate) {
+	public AsyncTaskTracking(DefaultJobRegistry registry, @Nullable TaskDecorator delegate) {
 		this.registry = registry;
 		this.delegate = delegate;
 	}
@@ -43,17 +43,19 @@ public final class AsyncTaskTracking implements TaskDecorator {
 	@Override
 	public Runnable decorate(Runnable runnable) {
 		Runnable task = (this.delegate != null) ? this.delegate.decorate(runnable) : runnable;
-		return this.registry.track(submitter().orElse("applicationTaskExecutor"), JobKind.ASYNC, task);
+		String submitter = submitter();
+		return this.registry.track((submitter != null) ? submitter : "applicationTaskExecutor", JobKind.ASYNC, task);
 	}
 
 	/**
 	 * The proxied method on the submitting thread's stack: a CGLIB proxy's frame names
 	 * the bean's class and the method called through it.
 	 */
-	static Optional<String> submitter() {
+	static @Nullable String submitter() {
 		return STACK.walk((frames) -> frames.filter((frame) -> frame.getClassName().contains(CGLIB_MARKER))
 			.findFirst()
-			.map((frame) -> beanName(frame.getClassName()) + "." + frame.getMethodName()));
+			.map((frame) -> beanName(frame.getClassName()) + "." + frame.getMethodName())
+			.orElse(null));
 	}
 
 	/**

@@ -4,12 +4,13 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.concurrent.ScheduledFuture;
 
-import io.github.gracefulshutdown.JobKind;
-import io.github.gracefulshutdown.JobRegistry;
 import io.github.gracefulshutdown.ShutdownToken;
 import io.github.gracefulshutdown.TrackedJob;
+import io.github.gracefulshutdown.core.DefaultJobRegistry;
+import io.github.gracefulshutdown.core.JobKind;
 import org.apache.commons.logging.Log;
 import org.apache.commons.logging.LogFactory;
+import org.jspecify.annotations.Nullable;
 
 import org.springframework.beans.factory.ListableBeanFactory;
 import org.springframework.core.Ordered;
@@ -31,7 +32,7 @@ public final class ScheduledTaskTracking implements SchedulingConfigurer, Ordere
 
 	private static final Log logger = LogFactory.getLog(ScheduledTaskTracking.class);
 
-	private final JobRegistry registry;
+	private final DefaultJobRegistry registry;
 
 	private final ShutdownToken token;
 
@@ -43,7 +44,7 @@ public final class ScheduledTaskTracking implements SchedulingConfigurer, Ordere
 	 * @param token tells when to stop starting executions
 	 * @param beanFactory where to find the scheduler when no configurer has set one
 	 */
-	public ScheduledTaskTracking(JobRegistry registry, ShutdownToken token, ListableBeanFactory beanFactory) {
+	public ScheduledTaskTracking(DefaultJobRegistry registry, ShutdownToken token, ListableBeanFactory beanFactory) {
 		this.registry = registry;
 		this.token = token;
 		this.beanFactory = beanFactory;
@@ -60,7 +61,7 @@ public final class ScheduledTaskTracking implements SchedulingConfigurer, Ordere
 		}
 	}
 
-	private TaskScheduler defaultScheduler() {
+	private @Nullable TaskScheduler defaultScheduler() {
 		// As Spring resolves it after the configurers: the only TaskScheduler, or the one
 		// named 'taskScheduler'.
 		String[] names = this.beanFactory.getBeanNamesForType(TaskScheduler.class);

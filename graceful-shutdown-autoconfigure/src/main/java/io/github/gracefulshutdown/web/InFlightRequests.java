@@ -1,22 +1,18 @@
 package io.github.gracefulshutdown.web;
 
 import java.io.IOException;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
-import java.time.Instant;
-import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
+import java.util.OptionalLong;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 
 import io.github.gracefulshutdown.ShutdownParticipant;
+import io.github.gracefulshutdown.core.InFlightTracker;
+import io.github.gracefulshutdown.core.Units;
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.AsyncEvent;
 import jakarta.servlet.AsyncListener;
@@ -30,23 +26,32 @@ import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import org.apache.commons.logging.Log;
 import org.apache.commons.logging.LogFactory;
+import org.jspecify.annotations.Nullable;
 
 import org.springframework.boot.availability.AvailabilityChangeEvent;
 import org.springframework.boot.availability.ReadinessState;
+import org.springframework.boot.web.server.WebServer;
+import org.springframework.context.ApplicationContext;
 import org.springframework.context.ApplicationListener;
 import org.springframework.http.HttpHeaders;
+import org.springframework.util.ClassUtils;
 
 /**
- * Counts the requests in flight, including long-lived async ones (SSE,
- * {@code DeferredResult}, streaming), which stay counted until their async context
- * completes.
+ * A servlet web server as a participant of the one shutdown: a filter counts the
+ * requests in flight, including long-lived async ones (SSE, {@code DeferredResult},
+ * streaming), which stay counted until their async context completes; the drain stops
+ * the server taking new connections and completes on the last request's end.
+ * <p>
+ * With Tomcat the drain is ours: server sockets closed, idle keep-alive connections
+ * closed ({@link TomcatConnectors}); Spring Boot's own Tomcat drain is made immediate, so
+ * its later phase has nothing to wait for and logs no second drain. With another servlet
+ * server (Jetty), Spring Boot's own graceful shutdown closes the connectors, started from
+ * here inside our deadline.
  * <p>
  * From the moment readiness becomes REFUSING_TRAFFIC, every response carries
  * {@code Connection: close}, so clients stop reusing connections to an instance that is
  * about to go away: set before the handler runs for requests that arrive from then on,
  * and after it for requests already in flight, if their response is not committed yet.
- * A response committed earlier (flushed, streamed, or larger than the response buffer)
- * cannot get the header; Tomcat still closes its connection after it once draining.
  * <p>
  * Once draining has begun and the last request in flight has ended, the shutdown moves on
  * to destroy the beans that requests use. A request that still arrives then, on a
@@ -54,27 +59,34 @@ import org.springframework.http.HttpHeaders;
  * {@code Connection: close} instead of being run against a closing application, so the
  * client knows it was not processed.
  * <p>
- * Counting costs one atomic increment and one concurrent-set entry per request.
+ * Requests are entries of an {@link InFlightTracker}, as jobs are: counting one costs an
+ * allocation, a clock read and two compare-and-sets on a stripe of the calling thread.
  */
-public final class InFlightRequests implements Filter, ApplicationListener<AvailabilityChangeEvent<ReadinessState>> {
+public final class InFlightRequests
+		implements Filter, ShutdownParticipant, ApplicationListener<AvailabilityChangeEvent<ReadinessState>> {
 
 	private static final Log logger = LogFactory.getLog(InFlightRequests.class);
 
-	private final AtomicLong active = new AtomicLong();
+	private static final boolean TOMCAT_PRESENT = ClassUtils.isPresent("org.springframework.boot.tomcat.TomcatWebServer",
+			InFlightRequests.class.getClassLoader());
 
-	private final LongAdder finished = new LongAdder();
+	private final ApplicationContext context;
+
+	private final InFlightTracker<Request> requests = new InFlightTracker<>();
 
 	private final LongAdder refused = new LongAdder();
 
 	private final AtomicBoolean refusing = new AtomicBoolean();
 
-	private final Set<Request> requests = ConcurrentHashMap.newKeySet();
-
-	private final CompletableFuture<Void> drained = new CompletableFuture<>();
-
 	private volatile boolean closeConnections;
 
-	private volatile boolean draining;
+	/**
+	 * Creates the counter for the context's own web server.
+	 * @param context the application context that runs the server
+	 */
+	public InFlightRequests(ApplicationContext context) {
+		this.context = context;
+	}
 
 	/**
 	 * Counts a request from its first dispatch until its response is complete. Meant for
@@ -92,26 +104,13 @@ public final class InFlightRequests implements Filter, ApplicationListener<Avail
 			chain.doFilter(servletRequest, servletResponse);
 			return;
 		}
-		this.active.incrementAndGet();
-		// Counted before checking, so a request either holds the drain open or sees it
-		// done; ended() does the reverse.
-		if (this.drained.isDone()) {
-			this.active.decrementAndGet();
-			if (this.refusing.compareAndSet(false, true)) {
-				// Once, not per request: clients may keep sending on open connections.
-				logger.info("Requests have drained; answering requests that still arrive with 503 (first: "
-						+ request.getMethod() + " " + request.getRequestURI() + ")");
-			}
-			this.refused.increment();
-			// No error page: rendering one needs the beans that are being destroyed.
-			response.setStatus(HttpServletResponse.SC_SERVICE_UNAVAILABLE);
-			response.setHeader(HttpHeaders.CONNECTION, "close");
-			response.setContentLength(0);
+		Request inFlight = new Request(request.getMethod(), request.getRequestURI(), request.getRemoteAddr(),
+				request.getRemotePort());
+		// Counted before checking, so a request either holds the drain open or sees it done.
+		if (!this.requests.begin(inFlight)) {
+			refuse(request, response);
 			return;
 		}
-		Request inFlight = new Request(this, request.getMethod(), request.getRequestURI(), request.getRemoteAddr(),
-				request.getRemotePort());
-		this.requests.add(inFlight);
 		if (this.closeConnections) {
 			// Set up front: a handler may commit the response (a converter that flushes)
 			// before it returns to us.
@@ -133,6 +132,19 @@ public final class InFlightRequests implements Filter, ApplicationListener<Avail
 		}
 	}
 
+	private void refuse(HttpServletRequest request, HttpServletResponse response) {
+		if (this.refusing.compareAndSet(false, true)) {
+			// Once, not per request: clients may keep sending on open connections.
+			logger.info("Requests have drained; answering requests that still arrive with 503 (first: "
+					+ request.getMethod() + " " + request.getRequestURI() + ")");
+		}
+		this.refused.increment();
+		// No error page: rendering one needs the beans that are being destroyed.
+		response.setStatus(HttpServletResponse.SC_SERVICE_UNAVAILABLE);
+		response.setHeader(HttpHeaders.CONNECTION, "close");
+		response.setContentLength(0);
+	}
+
 	@Override
 	public void onApplicationEvent(AvailabilityChangeEvent<ReadinessState> event) {
 		if (event.getState() == ReadinessState.REFUSING_TRAFFIC) {
@@ -140,20 +152,76 @@ public final class InFlightRequests implements Filter, ApplicationListener<Avail
 		}
 	}
 
-	/**
-	 * Returns how many requests are in flight.
-	 * @return the count
-	 */
-	public long activeCount() {
-		return this.active.get();
+	// ---- ShutdownParticipant --------------------------------------------------------
+
+	@Override
+	public String name() {
+		return Units.REQUEST;
 	}
 
 	/**
-	 * Returns how many requests have completed since the application started.
-	 * @return the count
+	 * Stops the server taking new connections and completes on the end of the last
+	 * request in flight (at once if there is none). From then on, requests that still
+	 * arrive are answered {@code 503}.
 	 */
-	public long finishedCount() {
-		return this.finished.sum();
+	@Override
+	public CompletionStage<?> drain() {
+		this.closeConnections = true;
+		CompletableFuture<Void> requestsEnded = this.requests.drain();
+		WebServer webServer = WebServerDrain.webServer(this.context);
+		if (webServer == null) {
+			return requestsEnded;
+		}
+		if (TOMCAT_PRESENT && TomcatConnectors.isTomcat(webServer)) {
+			int idle = TomcatConnectors.stopAccepting(webServer, busyConnections());
+			logger.debug("Tomcat stopped accepting connections; closed " + idle + " idle keep-alive connections");
+			return requestsEnded;
+		}
+		return CompletableFuture.allOf(requestsEnded, WebServerDrain.startBootGracefulShutdown(this.context));
+	}
+
+	@Override
+	public OptionalLong inFlightCount() {
+		return OptionalLong.of(this.requests.activeCount());
+	}
+
+	@Override
+	public OptionalLong completedCount() {
+		return OptionalLong.of(this.requests.completedCount());
+	}
+
+	/**
+	 * Returns the requests in flight, oldest first. A synchronous request names the
+	 * thread serving it; an async one names none.
+	 */
+	@Override
+	public List<InFlight> inFlight() {
+		return this.requests.active()
+			.stream()
+			.map((request) -> new InFlight(request.method + " " + request.uri, request.startedAt(), request.thread()))
+			.toList();
+	}
+
+	/**
+	 * Refuses every later request and completes the async requests still in flight, so
+	 * long-lived streams end at the deadline.
+	 */
+	@Override
+	public List<InFlight> deadlinePassed() {
+		this.requests.close();
+		List<InFlight> left = inFlight();
+		for (Request request : this.requests.active()) {
+			AsyncContext context = request.asyncContext;
+			if (context != null) {
+				try {
+					context.complete();
+				}
+				catch (IllegalStateException ex) {
+					// Already completing on another thread.
+				}
+			}
+		}
+		return left;
 	}
 
 	/**
@@ -165,28 +233,12 @@ public final class InFlightRequests implements Filter, ApplicationListener<Avail
 	}
 
 	/**
-	 * Returns the requests in flight, oldest first. A synchronous request names the
-	 * thread serving it; an async one names none.
-	 * @return a snapshot
-	 */
-	public List<ShutdownParticipant.InFlight> inFlight() {
-		List<ShutdownParticipant.InFlight> inFlight = new ArrayList<>();
-		for (Request request : this.requests) {
-			inFlight.add(new ShutdownParticipant.InFlight(request.method + " " + request.uri,
-					Instant.ofEpochMilli(request.startedAt),
-					(request.asyncContext == null) ? request.thread : null));
-		}
-		inFlight.sort(Comparator.comparing(ShutdownParticipant.InFlight::startedAt));
-		return inFlight;
-	}
-
-	/**
 	 * Returns the client connections that carry a request in flight, as
 	 * {@code address:port}.
 	 */
 	Set<String> busyConnections() {
 		Set<String> busy = new HashSet<>();
-		for (Request request : this.requests) {
+		for (Request request : this.requests.collect()) {
 			busy.add(connection(request.remoteAddress, request.remotePort));
 		}
 		return busy;
@@ -196,62 +248,7 @@ public final class InFlightRequests implements Filter, ApplicationListener<Avail
 		return address + ":" + port;
 	}
 
-	/**
-	 * From now on, completes the returned future on the end of the last request in
-	 * flight (at once if there is none).
-	 * @return a future that completes when no request is in flight
-	 */
-	CompletableFuture<Void> drain() {
-		this.closeConnections = true;
-		this.draining = true;
-		// Publish 'draining' before reading the count; end() does the reverse.
-		if (this.active.get() == 0) {
-			this.drained.complete(null);
-		}
-		return this.drained;
-	}
-
-	/**
-	 * Completes every async request still in flight, so long-lived streams end at the
-	 * deadline.
-	 */
-	void completeAsyncRequests() {
-		for (Request request : this.requests) {
-			AsyncContext context = request.asyncContext;
-			if (context != null) {
-				try {
-					context.complete();
-				}
-				catch (IllegalStateException ex) {
-					// Already completing on another thread.
-				}
-			}
-		}
-	}
-
-	private void ended(Request request) {
-		this.requests.remove(request);
-		this.finished.increment();
-		if (this.active.decrementAndGet() == 0 && this.draining) {
-			this.drained.complete(null);
-		}
-	}
-
-	private static final class Request implements AsyncListener {
-
-		// A field set through a VarHandle: no AtomicBoolean to allocate per request.
-		private static final VarHandle ENDED;
-
-		static {
-			try {
-				ENDED = MethodHandles.lookup().findVarHandle(Request.class, "ended", boolean.class);
-			}
-			catch (ReflectiveOperationException ex) {
-				throw new ExceptionInInitializerError(ex);
-			}
-		}
-
-		private final InFlightRequests owner;
+	private static final class Request extends InFlightTracker.Entry implements AsyncListener {
 
 		// Kept apart and joined only when listed: building strings here would cost every
 		// request an allocation or two for a listing that rarely happens.
@@ -263,18 +260,10 @@ public final class InFlightRequests implements Filter, ApplicationListener<Avail
 
 		private final int remotePort;
 
-		private final long startedAt = System.currentTimeMillis();
+		private volatile @Nullable AsyncContext asyncContext;
 
-		private final Thread thread = Thread.currentThread();
-
-		private final int hash = ThreadLocalRandom.current().nextInt();
-
-		private volatile boolean ended;
-
-		private volatile AsyncContext asyncContext;
-
-		Request(InFlightRequests owner, String method, String uri, String remoteAddress, int remotePort) {
-			this.owner = owner;
+		Request(String method, String uri, String remoteAddress, int remotePort) {
+			super(Thread.currentThread());
 			this.method = method;
 			this.uri = uri;
 			this.remoteAddress = remoteAddress;
@@ -282,14 +271,14 @@ public final class InFlightRequests implements Filter, ApplicationListener<Avail
 		}
 
 		void goAsync(AsyncContext context) {
+			// Waiting asynchronously: no thread of ours to report or interrupt.
+			runOn(null);
 			this.asyncContext = context;
 			context.addListener(this);
 		}
 
 		void end() {
-			if (ENDED.compareAndSet(this, false, true)) {
-				this.owner.ended(this);
-			}
+			end(Boolean.TRUE);
 		}
 
 		@Override
@@ -314,16 +303,6 @@ public final class InFlightRequests implements Filter, ApplicationListener<Avail
 			if (context != null) {
 				goAsync(context);
 			}
-		}
-
-		@Override
-		public int hashCode() {
-			return this.hash;
-		}
-
-		@Override
-		public boolean equals(Object obj) {
-			return this == obj;
 		}
 
 	}

@@ -5,82 +5,60 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 
 import io.github.gracefulshutdown.ShutdownParticipant;
-import org.apache.commons.logging.Log;
-import org.apache.commons.logging.LogFactory;
+import io.github.gracefulshutdown.core.Units;
+import org.jspecify.annotations.Nullable;
 
-import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.web.server.WebServer;
 import org.springframework.boot.web.server.context.WebServerApplicationContext;
 import org.springframework.context.ApplicationContext;
 import org.springframework.context.SmartLifecycle;
-import org.springframework.util.ClassUtils;
 
 /**
- * The web server as a participant of the one shutdown: it stops taking new work and
- * reports done when the last request in flight has ended.
+ * A reactive web server (WebFlux on Reactor Netty, Tomcat, Jetty) as a participant: its
+ * drain is Spring Boot's own graceful shutdown, started here, inside the one deadline,
+ * which marks it stopped so that its later phase does not drain a second time.
  * <p>
- * With Tomcat serving servlets the drain is ours: server sockets closed, idle keep-alive
- * connections closed, completion signalled by the last request's end rather than by
- * polling. Spring Boot's own graceful shutdown is switched to immediate for Tomcat, so
- * its later phase has nothing to wait for and logs no second drain. With another server (Jetty, Netty)
- * Spring Boot's own graceful shutdown does the draining, started from here, inside our
- * deadline; its later phase then finds it already stopped.
- * <p>
- * Only the application's own server is drained: a management server on a separate port
- * lives in a child context that closes after the shutdown sequence, so actuator stays
- * reachable while it runs.
+ * Reactive requests are not counted: the drain is awaited, but the log and the summary
+ * claim no request figure, and a request still in flight at the deadline is not named.
  */
 public final class WebServerDrain implements ShutdownParticipant {
 
-	private static final Log logger = LogFactory.getLog(WebServerDrain.class);
-
 	private static final String BOOT_GRACEFUL_SHUTDOWN_BEAN = "webServerGracefulShutdown";
 
-	private static final boolean TOMCAT_PRESENT = ClassUtils.isPresent("org.springframework.boot.tomcat.TomcatWebServer",
-			WebServerDrain.class.getClassLoader());
-
 	private final ApplicationContext context;
-
-	private final ObjectProvider<InFlightRequests> requests;
 
 	/**
 	 * Creates a drain for the context's own web server.
 	 * @param context the application context that runs the server
-	 * @param requests the servlet request counter, absent in a reactive application
 	 */
-	public WebServerDrain(ApplicationContext context, ObjectProvider<InFlightRequests> requests) {
+	public WebServerDrain(ApplicationContext context) {
 		this.context = context;
-		this.requests = requests;
 	}
 
 	@Override
 	public String name() {
-		return "request";
+		return Units.REQUEST;
 	}
 
 	@Override
 	public CompletionStage<?> drain() {
-		InFlightRequests requests = this.requests.getIfAvailable();
-		CompletableFuture<Void> requestsEnded = (requests != null) ? requests.drain()
-				: CompletableFuture.completedFuture(null);
-		WebServer webServer = webServer();
-		if (webServer == null) {
-			return requestsEnded;
-		}
-		// Our own Tomcat drain needs the request counter to know when it is done; a
-		// reactive Tomcat has none and keeps Spring Boot's drain.
-		if (requests != null && TOMCAT_PRESENT && TomcatConnectors.isTomcat(webServer)) {
-			int idle = TomcatConnectors.stopAccepting(webServer, requests.busyConnections());
-			logger.debug("Tomcat stopped accepting connections; closed " + idle + " idle keep-alive connections");
-			return requestsEnded;
-		}
-		return CompletableFuture.allOf(requestsEnded, startBootGracefulShutdown());
+		return startBootGracefulShutdown(this.context);
 	}
 
-	private CompletableFuture<Void> startBootGracefulShutdown() {
+	@Override
+	public List<InFlight> inFlight() {
+		return List.of();
+	}
+
+	/**
+	 * Starts Spring Boot's own graceful shutdown of the context's web server, if it has
+	 * one that is running.
+	 * @return a stage that completes when that drain has ended
+	 */
+	static CompletableFuture<Void> startBootGracefulShutdown(ApplicationContext context) {
 		CompletableFuture<Void> done = new CompletableFuture<>();
-		if (this.context.containsBean(BOOT_GRACEFUL_SHUTDOWN_BEAN)) {
-			SmartLifecycle graceful = this.context.getBean(BOOT_GRACEFUL_SHUTDOWN_BEAN, SmartLifecycle.class);
+		if (context.containsBean(BOOT_GRACEFUL_SHUTDOWN_BEAN)) {
+			SmartLifecycle graceful = context.getBean(BOOT_GRACEFUL_SHUTDOWN_BEAN, SmartLifecycle.class);
 			if (graceful.isRunning()) {
 				// Stopping it here also marks it stopped, so its own phase does not drain again.
 				graceful.stop(() -> done.complete(null));
@@ -91,35 +69,8 @@ public final class WebServerDrain implements ShutdownParticipant {
 		return done;
 	}
 
-	@Override
-	public List<InFlight> inFlight() {
-		InFlightRequests requests = this.requests.getIfAvailable();
-		return (requests != null) ? requests.inFlight() : List.of();
-	}
-
-	@Override
-	public long inFlightCount() {
-		InFlightRequests requests = this.requests.getIfAvailable();
-		return (requests != null) ? requests.activeCount() : 0;
-	}
-
-	@Override
-	public long finishedCount() {
-		InFlightRequests requests = this.requests.getIfAvailable();
-		// A reactive server is drained, but its requests are not counted.
-		return (requests != null) ? requests.finishedCount() : -1;
-	}
-
-	@Override
-	public void abandon() {
-		InFlightRequests requests = this.requests.getIfAvailable();
-		if (requests != null) {
-			requests.completeAsyncRequests();
-		}
-	}
-
-	private WebServer webServer() {
-		return (this.context instanceof WebServerApplicationContext webContext) ? webContext.getWebServer() : null;
+	static @Nullable WebServer webServer(ApplicationContext context) {
+		return (context instanceof WebServerApplicationContext webContext) ? webContext.getWebServer() : null;
 	}
 
 }

@@ -1,5 +1,7 @@
 package io.github.gracefulshutdown.actuate;
 
+import io.github.gracefulshutdown.core.DefaultJobRegistry;
+import io.github.gracefulshutdown.core.CancellableToken;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -7,11 +9,11 @@ import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
-import io.github.gracefulshutdown.JobKind;
+import io.github.gracefulshutdown.core.JobKind;
 import io.github.gracefulshutdown.JobRegistry;
-import io.github.gracefulshutdown.JobState;
-import io.github.gracefulshutdown.ShutdownCoordinator;
-import io.github.gracefulshutdown.ShutdownState;
+import io.github.gracefulshutdown.core.JobState;
+import io.github.gracefulshutdown.core.ShutdownCoordinator;
+import io.github.gracefulshutdown.core.ShutdownState;
 import io.github.gracefulshutdown.ShutdownToken;
 import io.github.gracefulshutdown.TrackedJob;
 import io.github.gracefulshutdown.actuate.ShutdownStatusEndpoint.ShutdownStatus;
@@ -21,9 +23,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 class ShutdownStatusEndpointTests {
 
-	private final ShutdownToken token = new ShutdownToken();
+	private final CancellableToken token = new CancellableToken();
 
-	private final JobRegistry registry = new JobRegistry(this.token);
+	private final DefaultJobRegistry registry = new DefaultJobRegistry(this.token);
 
 	@Test
 	void whileRunningShowsTheLiveJobsWithTheirProgress() throws Exception {
@@ -121,8 +123,8 @@ class ShutdownStatusEndpointTests {
 	}
 
 	private ShutdownCoordinator coordinator(Duration timeout) {
-		ShutdownCoordinator coordinator = new ShutdownCoordinator(this.token, this.registry, List.of(), Duration.ZERO,
-				timeout, Duration.ofSeconds(10), true);
+		ShutdownCoordinator coordinator = new ShutdownCoordinator(this.token, this.registry, List.of(),
+				new ShutdownCoordinator.Settings(Duration.ZERO, timeout, Duration.ofSeconds(10), true));
 		coordinator.start();
 		return coordinator;
 	}

@@ -1,10 +1,12 @@
 package io.github.gracefulshutdown.autoconfigure;
 
+import io.github.gracefulshutdown.core.DefaultJobRegistry;
+import io.github.gracefulshutdown.core.CancellableToken;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicLong;
 
 import io.github.gracefulshutdown.JobRegistry;
-import io.github.gracefulshutdown.ShutdownCoordinator;
+import io.github.gracefulshutdown.core.ShutdownCoordinator;
 import io.github.gracefulshutdown.ShutdownToken;
 import io.github.gracefulshutdown.TrackedJob;
 import io.github.gracefulshutdown.background.BackgroundJobProcessor;
@@ -155,7 +157,7 @@ class GracefulShutdownAutoConfigurationTests {
 		this.runner.withUserConfiguration(ResourceConfiguration.class)
 			.withPropertyValues("spring.lifecycle.timeout-per-shutdown-phase=1s", "graceful-shutdown.drain-delay=800ms")
 			.run((context) -> {
-				JobRegistry registry = context.getBean(JobRegistry.class);
+				DefaultJobRegistry registry = context.getBean(DefaultJobRegistry.class);
 				ShutdownToken token = context.getBean(ShutdownToken.class);
 				Resource resource = context.getBean(Resource.class);
 				AtomicLong jobEndedAt = new AtomicLong();
@@ -198,10 +200,10 @@ class GracefulShutdownAutoConfigurationTests {
 	@Configuration(proxyBeanMethods = false)
 	static class OwnTokenConfiguration {
 
-		static final ShutdownToken TOKEN = new ShutdownToken();
+		static final CancellableToken TOKEN = new CancellableToken();
 
 		@Bean
-		ShutdownToken myToken() {
+		CancellableToken myToken() {
 			return TOKEN;
 		}
 

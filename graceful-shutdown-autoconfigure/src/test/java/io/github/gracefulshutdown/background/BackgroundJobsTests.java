@@ -1,5 +1,7 @@
 package io.github.gracefulshutdown.background;
 
+import io.github.gracefulshutdown.core.DefaultJobRegistry;
+import io.github.gracefulshutdown.core.CancellableToken;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -9,10 +11,10 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 import io.github.gracefulshutdown.Background;
 import io.github.gracefulshutdown.FailurePolicy;
-import io.github.gracefulshutdown.JobInfo;
-import io.github.gracefulshutdown.JobKind;
+import io.github.gracefulshutdown.core.JobInfo;
+import io.github.gracefulshutdown.core.JobKind;
 import io.github.gracefulshutdown.JobRegistry;
-import io.github.gracefulshutdown.JobState;
+import io.github.gracefulshutdown.core.JobState;
 import io.github.gracefulshutdown.ShutdownToken;
 import io.github.gracefulshutdown.autoconfigure.GracefulShutdownAutoConfiguration;
 import io.micrometer.observation.ObservationRegistry;
@@ -54,7 +56,7 @@ class BackgroundJobsTests {
 			ready(context);
 			assertThat(poller.started.await(5, TimeUnit.SECONDS)).isTrue();
 			assertThat(poller.threadName).isEqualTo("background-poller.poll");
-			JobRegistry registry = context.getBean(JobRegistry.class);
+			DefaultJobRegistry registry = context.getBean(DefaultJobRegistry.class);
 			assertThat(registry.jobs()).singleElement().satisfies((job) -> {
 				assertThat(job.name()).isEqualTo("poller.poll");
 				assertThat(job.kind()).isEqualTo(JobKind.BACKGROUND);
@@ -94,7 +96,7 @@ class BackgroundJobsTests {
 				.contains("Background job 'flaky' failed (failure 3); restarting in 200 ms");
 			assertThat(flaky.gaps.get(1)).isGreaterThanOrEqualTo(Duration.ofMillis(100));
 			assertThat(flaky.gaps.get(2)).isGreaterThanOrEqualTo(Duration.ofMillis(200));
-			assertThat(context.getBean(JobRegistry.class).jobs()).extracting(JobInfo::state)
+			assertThat(context.getBean(DefaultJobRegistry.class).jobs()).extracting(JobInfo::state)
 				.containsExactly(JobState.RUNNING);
 		});
 	}
@@ -108,7 +110,7 @@ class BackgroundJobsTests {
 				AlwaysFailing failing = context.getBean(AlwaysFailing.class);
 				assertThat(failing.failed.await(5, TimeUnit.SECONDS)).isTrue();
 				Thread.sleep(50);
-				JobRegistry registry = context.getBean(JobRegistry.class);
+				DefaultJobRegistry registry = context.getBean(DefaultJobRegistry.class);
 				assertThat(registry.jobs()).singleElement()
 					.satisfies((job) -> assertThat(job.progress().message()).startsWith("restarting in 60000 ms"));
 				long start = System.nanoTime();
@@ -125,7 +127,7 @@ class BackgroundJobsTests {
 			ready(context);
 			FailsOnceAndStops job = context.getBean(FailsOnceAndStops.class);
 			assertThat(job.failed.await(5, TimeUnit.SECONDS)).isTrue();
-			JobRegistry registry = context.getBean(JobRegistry.class);
+			DefaultJobRegistry registry = context.getBean(DefaultJobRegistry.class);
 			awaitState(registry, JobState.FAILED);
 			Thread.sleep(200);
 			assertThat(job.calls).hasValue(1);
@@ -137,7 +139,7 @@ class BackgroundJobsTests {
 	void aJobThatReturnsIsLoggedAndNotRestarted(CapturedOutput output) {
 		this.runner.withBean("quick", Quick.class).run((context) -> {
 			ready(context);
-			JobRegistry registry = context.getBean(JobRegistry.class);
+			DefaultJobRegistry registry = context.getBean(DefaultJobRegistry.class);
 			awaitState(registry, JobState.STOPPED);
 			Thread.sleep(200);
 			assertThat(context.getBean(Quick.class).calls).hasValue(1);
@@ -147,13 +149,13 @@ class BackgroundJobsTests {
 
 	@Test
 	void shutdownPolicyClosesTheApplicationWithStatusOne() throws Exception {
-		ShutdownToken token = new ShutdownToken();
-		JobRegistry registry = new JobRegistry(token);
+		CancellableToken token = new CancellableToken();
+		DefaultJobRegistry registry = new DefaultJobRegistry(token);
 		List<Integer> statuses = new CopyOnWriteArrayList<>();
 		CountDownLatch exited = new CountDownLatch(1);
 		BackgroundJob job = new BackgroundJob("fatal", new FailsOnceAndStops(),
 				FailsOnceAndStops.class.getDeclaredMethod("run"), FailurePolicy.SHUTDOWN, token, registry,
-				new BackgroundJob.Backoff(Duration.ofMillis(10), Duration.ofMillis(10)), (status) -> {
+				new BackgroundJobProcessor.Backoff(Duration.ofMillis(10), Duration.ofMillis(10)), (status) -> {
 					statuses.add(status);
 					exited.countDown();
 				}, new CountDownLatch(1), new CountDownLatch(1), ObservationRegistry.NOOP);
@@ -168,7 +170,7 @@ class BackgroundJobsTests {
 
 	@Test
 	void backoffDoublesUpToItsCap() {
-		BackgroundJob.Backoff backoff = new BackgroundJob.Backoff(Duration.ofMillis(100), Duration.ofSeconds(1));
+		BackgroundJobProcessor.Backoff backoff = new BackgroundJobProcessor.Backoff(Duration.ofMillis(100), Duration.ofSeconds(1));
 		assertThat(List.of(1, 2, 3, 4, 5, 40).stream().map(backoff::delay)).containsExactly(Duration.ofMillis(100),
 				Duration.ofMillis(200), Duration.ofMillis(400), Duration.ofMillis(800), Duration.ofSeconds(1),
 				Duration.ofSeconds(1));
@@ -240,7 +242,7 @@ class BackgroundJobsTests {
 				context.getSourceApplicationContext(), Duration.ZERO));
 	}
 
-	private static void awaitState(JobRegistry registry, JobState state) throws InterruptedException {
+	private static void awaitState(DefaultJobRegistry registry, JobState state) throws InterruptedException {
 		long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
 		// The registry has no state-change event to wait on; this test helper polls briefly.
 		while (registry.jobs().stream().noneMatch((job) -> job.state() == state) && System.nanoTime() < deadline) {

@@ -1,12 +1,14 @@
 package io.github.gracefulshutdown.metrics;
 
+import io.github.gracefulshutdown.core.DefaultJobRegistry;
+import io.github.gracefulshutdown.core.CancellableToken;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
-import io.github.gracefulshutdown.JobKind;
+import io.github.gracefulshutdown.core.JobKind;
 import io.github.gracefulshutdown.JobRegistry;
-import io.github.gracefulshutdown.ShutdownCoordinator;
+import io.github.gracefulshutdown.core.ShutdownCoordinator;
 import io.github.gracefulshutdown.ShutdownToken;
 import io.github.gracefulshutdown.TrackedJob;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -16,9 +18,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 class GracefulShutdownMetricsTests {
 
-	private final ShutdownToken token = new ShutdownToken();
+	private final CancellableToken token = new CancellableToken();
 
-	private final JobRegistry registry = new JobRegistry(this.token);
+	private final DefaultJobRegistry registry = new DefaultJobRegistry(this.token);
 
 	private final SimpleMeterRegistry meters = new SimpleMeterRegistry();
 
@@ -61,8 +63,8 @@ class GracefulShutdownMetricsTests {
 	}
 
 	private ShutdownCoordinator coordinator(Duration timeout) {
-		ShutdownCoordinator coordinator = new ShutdownCoordinator(this.token, this.registry, List.of(), Duration.ZERO,
-				timeout, Duration.ofSeconds(10), true);
+		ShutdownCoordinator coordinator = new ShutdownCoordinator(this.token, this.registry, List.of(),
+				new ShutdownCoordinator.Settings(Duration.ZERO, timeout, Duration.ofSeconds(10), true));
 		coordinator.start();
 		return coordinator;
 	}

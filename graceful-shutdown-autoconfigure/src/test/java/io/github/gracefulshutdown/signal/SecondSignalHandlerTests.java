@@ -19,7 +19,7 @@ class SecondSignalHandlerTests {
 	void theFirstSignalTakesTheNormalPathAndTheSecondHalts(CapturedOutput output) {
 		List<Integer> halts = new CopyOnWriteArrayList<>();
 		List<String> previous = new CopyOnWriteArrayList<>();
-		SecondSignalHandler handler = new SecondSignalHandler(() -> 3, halts::add);
+		SecondSignalHandler handler = new SecondSignalHandler(() -> "1 request, 2 jobs (sync, import-1 40%)", halts::add);
 		Signal term = new Signal("TERM");
 		handler.handle(term, (signal) -> previous.add(signal.getName()));
 		assertThat(previous).containsExactly("TERM");
@@ -27,7 +27,7 @@ class SecondSignalHandlerTests {
 		handler.handle(new Signal("INT"), (signal) -> previous.add(signal.getName()));
 		assertThat(previous).as("the second signal is not passed on").containsExactly("TERM");
 		assertThat(halts).containsExactly(130);
-		assertThat(output).contains("second signal: abandoning 3 jobs (SIGINT while shutting down); halting now");
+		assertThat(output).contains("second signal: abandoning 1 request, 2 jobs (sync, import-1 40%) (SIGINT while shutting down); halting now");
 	}
 
 }

@@ -1,5 +1,6 @@
 package io.github.gracefulshutdown.task;
 
+import io.github.gracefulshutdown.core.DefaultJobRegistry;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -8,8 +9,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
-import io.github.gracefulshutdown.JobInfo;
-import io.github.gracefulshutdown.JobKind;
+import io.github.gracefulshutdown.core.JobInfo;
+import io.github.gracefulshutdown.core.JobKind;
 import io.github.gracefulshutdown.JobRegistry;
 import io.github.gracefulshutdown.ShutdownToken;
 import io.github.gracefulshutdown.autoconfigure.GracefulShutdownAutoConfiguration;
@@ -42,7 +43,7 @@ class TaskTrackingTests {
 	void asyncWorkIsTrackedFromSubmissionNamedAfterItsMethod() {
 		this.runner.withUserConfiguration(AsyncConfiguration.class).run((context) -> {
 			AsyncWorker worker = context.getBean(AsyncWorker.class);
-			JobRegistry registry = context.getBean(JobRegistry.class);
+			DefaultJobRegistry registry = context.getBean(DefaultJobRegistry.class);
 			worker.work();
 			assertThat(worker.awaitStarted()).isTrue();
 			assertThat(registry.jobs()).extracting(JobInfo::name, JobInfo::kind)
@@ -58,7 +59,7 @@ class TaskTrackingTests {
 			AsyncWorker worker = context.getBean(AsyncWorker.class);
 			worker.work();
 			assertThat(worker.awaitStarted()).isTrue();
-			assertThat(context.getBean(JobRegistry.class).activeCount(JobKind.ASYNC)).isOne();
+			assertThat(context.getBean(DefaultJobRegistry.class).activeCount(JobKind.ASYNC)).isOne();
 			assertThat(DecoratorConfiguration.decorated).hasValue(1);
 			worker.release();
 		});
@@ -95,7 +96,7 @@ class TaskTrackingTests {
 		// context starts to close.
 		this.runner.withUserConfiguration(AsyncConfiguration.class).run((context) -> {
 			AsyncWorker worker = context.getBean(AsyncWorker.class);
-			JobRegistry registry = context.getBean(JobRegistry.class);
+			DefaultJobRegistry registry = context.getBean(DefaultJobRegistry.class);
 			AtomicLong submittedWhileDraining = new AtomicLong();
 			AtomicLong trackedWhileDraining = new AtomicLong(-1);
 			context.getBean(ShutdownToken.class).onShutdown(() -> {
@@ -112,7 +113,7 @@ class TaskTrackingTests {
 	void scheduledRunsAreTrackedAndNoneStartsOnceShutdownBegins() {
 		this.runner.withUserConfiguration(SchedulingConfiguration.class).run((context) -> {
 			Ticker ticker = context.getBean(Ticker.class);
-			JobRegistry registry = context.getBean(JobRegistry.class);
+			DefaultJobRegistry registry = context.getBean(DefaultJobRegistry.class);
 			assertThat(ticker.running.await(5, TimeUnit.SECONDS)).isTrue();
 			assertThat(registry.jobs()).extracting(JobInfo::name, JobInfo::kind)
 				.contains(org.assertj.core.groups.Tuple.tuple("ticker.tick", JobKind.SCHEDULED));
@@ -134,7 +135,7 @@ class TaskTrackingTests {
 				AsyncWorker worker = context.getBean(AsyncWorker.class);
 				worker.work();
 				assertThat(worker.awaitStarted()).isTrue();
-				assertThat(context.getBean(JobRegistry.class).activeCount()).isZero();
+				assertThat(context.getBean(DefaultJobRegistry.class).activeCount()).isZero();
 				worker.release();
 			});
 	}

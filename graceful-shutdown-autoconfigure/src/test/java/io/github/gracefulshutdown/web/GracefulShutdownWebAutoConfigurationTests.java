@@ -1,22 +1,25 @@
 package io.github.gracefulshutdown.web;
 
-import io.github.gracefulshutdown.ShutdownCoordinator;
 import io.github.gracefulshutdown.autoconfigure.GracefulShutdownAutoConfiguration;
 import io.github.gracefulshutdown.autoconfigure.GracefulShutdownWebAutoConfiguration;
+import io.github.gracefulshutdown.core.ShutdownCoordinator;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.autoconfigure.context.LifecycleAutoConfiguration;
+import org.springframework.boot.test.context.FilteredClassLoader;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+import org.springframework.boot.test.context.runner.ReactiveWebApplicationContextRunner;
 import org.springframework.boot.test.context.runner.WebApplicationContextRunner;
-import org.springframework.boot.tomcat.servlet.TomcatServletWebServerFactory;
-import org.springframework.boot.web.server.Shutdown;
-import org.springframework.boot.web.server.WebServerFactoryCustomizer;
+import org.springframework.boot.test.system.CapturedOutput;
+import org.springframework.boot.test.system.OutputCaptureExtension;
 import org.springframework.boot.web.servlet.FilterRegistrationBean;
 import org.springframework.core.Ordered;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+@ExtendWith(OutputCaptureExtension.class)
 class GracefulShutdownWebAutoConfigurationTests {
 
 	private static final AutoConfigurations CONFIGURATIONS = AutoConfigurations.of(LifecycleAutoConfiguration.class,
@@ -25,9 +28,11 @@ class GracefulShutdownWebAutoConfigurationTests {
 	@Test
 	void aServletApplicationCountsRequestsAndDrainsItsServer() {
 		new WebApplicationContextRunner().withConfiguration(CONFIGURATIONS).run((context) -> {
-			assertThat(context).hasSingleBean(WebServerDrain.class)
-				.hasSingleBean(InFlightRequests.class)
+			assertThat(context).hasSingleBean(InFlightRequests.class)
+				.doesNotHaveBean(WebServerDrain.class)
 				.hasSingleBean(ShutdownCoordinator.class);
+			assertThat(context.getBean(ShutdownCoordinator.class).participants())
+				.contains(context.getBean(InFlightRequests.class));
 			FilterRegistrationBean<?> registration = context.getBean(FilterRegistrationBean.class);
 			assertThat(registration.getFilter()).isSameAs(context.getBean(InFlightRequests.class));
 			assertThat(registration.getOrder()).isEqualTo(Ordered.HIGHEST_PRECEDENCE);
@@ -37,17 +42,34 @@ class GracefulShutdownWebAutoConfigurationTests {
 	}
 
 	@Test
-	@SuppressWarnings("unchecked")
-	void springBootsOwnTomcatDrainIsMadeImmediateSoItNeverRunsTwice() {
-		new WebApplicationContextRunner().withConfiguration(CONFIGURATIONS)
-			.withPropertyValues("server.shutdown=graceful")
+	void aReactiveApplicationWithoutTheServletApiStartsAndDrainsItsServer() {
+		// WebFlux on Reactor Netty has no servlet API: nothing may load a servlet class.
+		new ReactiveWebApplicationContextRunner().withConfiguration(CONFIGURATIONS)
+			.withClassLoader(new FilteredClassLoader("jakarta.servlet"))
 			.run((context) -> {
-				TomcatServletWebServerFactory factory = new TomcatServletWebServerFactory();
-				context.getBeansOfType(WebServerFactoryCustomizer.class)
-					.values()
-					.forEach((customizer) -> customizer.customize(factory));
-				assertThat(factory.getShutdown()).isEqualTo(Shutdown.IMMEDIATE);
+				assertThat(context).hasNotFailed()
+					.hasSingleBean(WebServerDrain.class)
+					.doesNotHaveBean(InFlightRequests.class);
+				assertThat(context.getBean(ShutdownCoordinator.class).participants())
+					.contains(context.getBean(WebServerDrain.class));
 			});
+	}
+
+	@Test
+	void anExplicitImmediateShutdownIsSaidToBeOverriddenOnceAtStartup(CapturedOutput output) {
+		new WebApplicationContextRunner().withConfiguration(CONFIGURATIONS)
+			.withPropertyValues("server.shutdown=immediate")
+			.run((context) -> assertThat(context).hasNotFailed());
+		assertThat(output).containsOnlyOnce("server.shutdown=immediate is overridden: graceful-shutdown drains Tomcat "
+				+ "itself, within spring.lifecycle.timeout-per-shutdown-phase; set graceful-shutdown.enabled=false to "
+				+ "shut down immediately");
+	}
+
+	@Test
+	void theDefaultShutdownSaysNothing(CapturedOutput output) {
+		new WebApplicationContextRunner().withConfiguration(CONFIGURATIONS)
+			.run((context) -> assertThat(context).hasNotFailed());
+		assertThat(output).doesNotContain("server.shutdown=immediate");
 	}
 
 	@Test

@@ -9,6 +9,7 @@ import org.junit.jupiter.api.Test;
 
 import org.springframework.boot.availability.AvailabilityChangeEvent;
 import org.springframework.boot.availability.ReadinessState;
+import org.springframework.context.support.StaticApplicationContext;
 import org.springframework.mock.web.MockHttpServletRequest;
 import org.springframework.mock.web.MockHttpServletResponse;
 
@@ -16,22 +17,22 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 class InFlightRequestsTests {
 
-	private final InFlightRequests requests = new InFlightRequests();
+	private final InFlightRequests requests = new InFlightRequests(new StaticApplicationContext());
 
 	@Test
 	void countsARequestWhileItsHandlerRunsWithItsThread() throws Exception {
 		MockHttpServletRequest request = new MockHttpServletRequest("GET", "/orders");
 		MockHttpServletResponse response = new MockHttpServletResponse();
 		this.requests.doFilter(request, response, (req, res) -> {
-			assertThat(this.requests.activeCount()).isOne();
+			assertThat(this.requests.inFlightCount().getAsLong()).isOne();
 			assertThat(this.requests.inFlight()).singleElement().satisfies((inFlight) -> {
 				assertThat(inFlight.description()).isEqualTo("GET /orders");
 				assertThat(inFlight.thread()).isSameAs(Thread.currentThread());
 			});
 			assertThat(this.requests.busyConnections()).containsExactly("127.0.0.1:80");
 		});
-		assertThat(this.requests.activeCount()).isZero();
-		assertThat(this.requests.finishedCount()).isOne();
+		assertThat(this.requests.inFlightCount().getAsLong()).isZero();
+		assertThat(this.requests.completedCount().getAsLong()).isOne();
 		assertThat(response.getHeader("Connection")).as("no close while ready").isNull();
 	}
 
@@ -68,17 +69,17 @@ class InFlightRequestsTests {
 		request.setAsyncSupported(true);
 		FilterChain startsAsync = (req, res) -> req.startAsync();
 		this.requests.doFilter(request, new MockHttpServletResponse(), startsAsync);
-		assertThat(this.requests.activeCount()).isOne();
+		assertThat(this.requests.inFlightCount().getAsLong()).isOne();
 		assertThat(this.requests.inFlight()).singleElement()
 			.extracting(ShutdownParticipant.InFlight::thread)
 			.as("no thread works on a parked async request")
 			.isNull();
-		CompletableFuture<Void> drained = this.requests.drain();
+		CompletableFuture<?> drained = this.requests.drain().toCompletableFuture();
 		assertThat(drained).isNotDone();
 		AsyncContext context = request.getAsyncContext();
 		context.complete();
 		assertThat(drained).isCompleted();
-		assertThat(this.requests.activeCount()).isZero();
+		assertThat(this.requests.inFlightCount().getAsLong()).isZero();
 	}
 
 	@Test
@@ -86,19 +87,26 @@ class InFlightRequestsTests {
 		MockHttpServletRequest request = new MockHttpServletRequest("GET", "/events");
 		request.setAsyncSupported(true);
 		this.requests.doFilter(request, new MockHttpServletResponse(), (req, res) -> req.startAsync());
-		CompletableFuture<Void> drained = this.requests.drain();
-		this.requests.completeAsyncRequests();
-		assertThat(drained).isCompleted();
+		CompletableFuture<?> drained = this.requests.drain().toCompletableFuture();
+		assertThat(this.requests.deadlinePassed()).extracting(ShutdownParticipant.InFlight::description)
+			.as("named as a straggler before it is ended")
+			.containsExactly("GET /events");
+		assertThat(drained).as("completed, but never sealed by a drain: the deadline closed it").isNotDone();
 		assertThat(this.requests.inFlight()).isEmpty();
+		MockHttpServletResponse late = new MockHttpServletResponse();
+		this.requests.doFilter(new MockHttpServletRequest("GET", "/late"), late, (req, res) -> {
+			throw new AssertionError("a request arriving after the deadline must not run");
+		});
+		assertThat(late.getStatus()).isEqualTo(503);
 	}
 
 	@Test
 	void drainCompletesAtOnceWhenIdleAndOnTheLastRequestsEndOtherwise() throws Exception {
-		assertThat(new InFlightRequests().drain()).isCompleted();
-		CompletableFuture<CompletableFuture<Void>> drainedDuringRequest = new CompletableFuture<>();
+		assertThat(new InFlightRequests(new StaticApplicationContext()).drain().toCompletableFuture()).isCompleted();
+		CompletableFuture<CompletableFuture<?>> drainedDuringRequest = new CompletableFuture<>();
 		this.requests.doFilter(new MockHttpServletRequest("GET", "/slow"), new MockHttpServletResponse(),
 				(req, res) -> {
-					CompletableFuture<Void> drained = this.requests.drain();
+					CompletableFuture<?> drained = this.requests.drain().toCompletableFuture();
 					assertThat(drained).isNotDone();
 					drainedDuringRequest.complete(drained);
 				});
@@ -107,16 +115,16 @@ class InFlightRequestsTests {
 
 	@Test
 	void aRequestArrivingOnceDrainedIsRefusedWith503AndNeverRun() throws Exception {
-		assertThat(this.requests.drain()).isCompleted();
+		assertThat(this.requests.drain().toCompletableFuture()).isCompleted();
 		MockHttpServletResponse response = new MockHttpServletResponse();
 		this.requests.doFilter(new MockHttpServletRequest("POST", "/orders"), response, (req, res) -> {
 			throw new AssertionError("a request arriving after the drain must not run");
 		});
 		assertThat(response.getStatus()).isEqualTo(503);
 		assertThat(response.getHeader("Connection")).isEqualTo("close");
-		assertThat(this.requests.activeCount()).isZero();
+		assertThat(this.requests.inFlightCount().getAsLong()).isZero();
 		assertThat(this.requests.refusedCount()).isOne();
-		assertThat(this.requests.finishedCount()).isZero();
+		assertThat(this.requests.completedCount().getAsLong()).isZero();
 	}
 
 	@Test
@@ -125,7 +133,7 @@ class InFlightRequestsTests {
 		MockHttpServletResponse late = new MockHttpServletResponse();
 		this.requests.doFilter(new MockHttpServletRequest("GET", "/slow"), new MockHttpServletResponse(),
 				(req, res) -> {
-					this.requests.drain().thenRun(() -> drained.complete(null));
+					this.requests.drain().toCompletableFuture().thenRun(() -> drained.complete(null));
 					// A request already on the wire when the drain began still runs.
 					this.requests.doFilter(new MockHttpServletRequest("GET", "/hello"), late,
 							(lateReq, lateRes) -> ((jakarta.servlet.http.HttpServletResponse) lateRes).setStatus(200));
@@ -135,6 +143,21 @@ class InFlightRequestsTests {
 		assertThat(late.getHeader("Connection")).isEqualTo("close");
 		assertThat(drained).isCompleted();
 		assertThat(this.requests.refusedCount()).isZero();
+	}
+
+	@Test
+	void completingTheStageDrainReturnsDoesNotRefuseRequests() throws Exception {
+		MockHttpServletRequest request = new MockHttpServletRequest("GET", "/events");
+		request.setAsyncSupported(true);
+		this.requests.doFilter(request, new MockHttpServletResponse(), (req, res) -> req.startAsync());
+		CompletableFuture<?> drained = this.requests.drain().toCompletableFuture();
+		drained.complete(null);
+		MockHttpServletResponse next = new MockHttpServletResponse();
+		this.requests.doFilter(new MockHttpServletRequest("GET", "/hello"), next,
+				(req, res) -> ((jakarta.servlet.http.HttpServletResponse) res).setStatus(200));
+		assertThat(next.getStatus()).as("served: the requests have not drained").isEqualTo(200);
+		request.getAsyncContext().complete();
+		assertThat(this.requests.drain().toCompletableFuture()).isCompleted();
 	}
 
 }

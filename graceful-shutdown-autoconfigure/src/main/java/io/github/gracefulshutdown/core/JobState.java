@@ -1,4 +1,4 @@
-package io.github.gracefulshutdown;
+package io.github.gracefulshutdown.core;
 
 /**
  * Where a job is in its life. Asking a job to stop is not knowing it stopped: a job is

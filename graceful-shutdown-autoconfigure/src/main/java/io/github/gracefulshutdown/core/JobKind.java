@@ -1,4 +1,7 @@
-package io.github.gracefulshutdown;
+package io.github.gracefulshutdown.core;
+
+import io.github.gracefulshutdown.Background;
+import io.github.gracefulshutdown.JobRegistry;
 
 /**
  * Where a unit of tracked work came from.

@@ -1,4 +1,4 @@
-package io.github.gracefulshutdown;
+package io.github.gracefulshutdown.core;
 
 import java.time.Duration;
 import java.time.Instant;
@@ -10,6 +10,11 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.OptionalLong;
+
+import io.github.gracefulshutdown.ShutdownInProgressException;
+import io.github.gracefulshutdown.ShutdownParticipant;
+import io.github.gracefulshutdown.TrackedJob;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -23,9 +28,9 @@ import static org.assertj.core.api.Assertions.assertThatExceptionOfType;
 @ExtendWith(OutputCaptureExtension.class)
 class ShutdownCoordinatorTests {
 
-	private final ShutdownToken token = new ShutdownToken();
+	private final CancellableToken token = new CancellableToken();
 
-	private final JobRegistry registry = new JobRegistry(this.token);
+	private final DefaultJobRegistry registry = new DefaultJobRegistry(this.token);
 
 	@Test
 	void stopReturnsAtOnceAndCallsBackWhenTheLastJobEnds(CapturedOutput output) throws Exception {
@@ -88,8 +93,8 @@ class ShutdownCoordinatorTests {
 
 	@Test
 	void stragglersAreNotInterruptedWhenDisabled() throws Exception {
-		ShutdownCoordinator coordinator = new ShutdownCoordinator(this.token, this.registry, List.of(), Duration.ZERO,
-				Duration.ofMillis(100), Duration.ofSeconds(1), false);
+		ShutdownCoordinator coordinator = new ShutdownCoordinator(this.token, this.registry, List.of(),
+				new ShutdownCoordinator.Settings(Duration.ZERO, Duration.ofMillis(100), Duration.ofSeconds(1), false));
 		coordinator.start();
 		CountDownLatch release = new CountDownLatch(1);
 		AtomicBoolean interrupted = new AtomicBoolean();
@@ -122,14 +127,14 @@ class ShutdownCoordinatorTests {
 		assertThat(coordinator.deadline()).isNull();
 		assertThat(stopped.await(10, TimeUnit.SECONDS)).isTrue();
 		assertThat(Duration.ofNanos(cancelledAt.get() - start)).isGreaterThanOrEqualTo(Duration.ofMillis(300));
-		assertThat(coordinator.deadline()).isAfter(coordinator.startedAt().plusMillis(5000));
-		assertThat(this.token.deadline()).contains(coordinator.deadline());
+		assertThat(coordinator.deadline()).isAfter(java.util.Objects.requireNonNull(coordinator.startedAt()).plusMillis(5000));
+		assertThat(this.token.deadline()).isEqualTo(coordinator.deadline());
 		assertThat(coordinator.phaseTimeout()).isEqualTo(Duration.ofMillis(300 + 5000 + 5000));
 	}
 
 	@Test
 	void participantsDrainInParallelWithJobsAndTheirCountsAreSummed(CapturedOutput output) throws Exception {
-		FakeParticipant requests = new FakeParticipant();
+		HandDrivenParticipant requests = new HandDrivenParticipant();
 		ShutdownCoordinator coordinator = coordinator(List.of(requests), Duration.ZERO, Duration.ofSeconds(10));
 		Thread job = startJob("job", () -> {
 			this.token.await(Duration.ofMinutes(1));
@@ -150,7 +155,7 @@ class ShutdownCoordinatorTests {
 
 	@Test
 	void workBegunWhileDrainingIsAwaitedToo() throws Exception {
-		FakeParticipant requests = new FakeParticipant();
+		HandDrivenParticipant requests = new HandDrivenParticipant();
 		ShutdownCoordinator coordinator = coordinator(List.of(requests), Duration.ZERO, Duration.ofSeconds(10));
 		CountDownLatch stopped = new CountDownLatch(1);
 		coordinator.stop(stopped::countDown);
@@ -169,7 +174,7 @@ class ShutdownCoordinatorTests {
 
 	@Test
 	void aParticipantThatFailsCountsAsDrainedWhileJobsAreStillAwaited(CapturedOutput output) throws Exception {
-		ShutdownParticipant failing = new FakeParticipant() {
+		ShutdownParticipant failing = new HandDrivenParticipant() {
 
 			@Override
 			public CompletionStage<?> drain() {
@@ -193,8 +198,8 @@ class ShutdownCoordinatorTests {
 
 	@Test
 	void progressIsLoggedEveryIntervalWhileDraining(CapturedOutput output) throws Exception {
-		ShutdownCoordinator coordinator = new ShutdownCoordinator(this.token, this.registry, List.of(), Duration.ZERO,
-				Duration.ofSeconds(10), Duration.ofMillis(100), true);
+		ShutdownCoordinator coordinator = new ShutdownCoordinator(this.token, this.registry, List.of(),
+				new ShutdownCoordinator.Settings(Duration.ZERO, Duration.ofSeconds(10), Duration.ofMillis(100), true));
 		coordinator.start();
 		TrackedJob job = this.registry.begin("ledger-sync");
 		job.progress(45, 100);
@@ -208,8 +213,8 @@ class ShutdownCoordinatorTests {
 
 	@Test
 	void stopWhenNotRunningCallsBackAtOnce() {
-		ShutdownCoordinator coordinator = new ShutdownCoordinator(this.token, this.registry, List.of(), Duration.ZERO,
-				Duration.ofSeconds(1), Duration.ofSeconds(1), true);
+		ShutdownCoordinator coordinator = new ShutdownCoordinator(this.token, this.registry, List.of(),
+				new ShutdownCoordinator.Settings(Duration.ZERO, Duration.ofSeconds(1), Duration.ofSeconds(1), true));
 		AtomicBoolean called = new AtomicBoolean();
 		coordinator.stop(() -> called.set(true));
 		assertThat(called).isTrue();
@@ -218,10 +223,77 @@ class ShutdownCoordinatorTests {
 		assertThat(coordinator.isPauseable()).isFalse();
 	}
 
+	@Test
+	void theRegistryIsSealedOnlyOnceEveryOtherParticipantHasDrained() throws Exception {
+		HandDrivenParticipant requests = new HandDrivenParticipant();
+		ShutdownCoordinator coordinator = coordinator(List.of(requests), Duration.ZERO, Duration.ofSeconds(10));
+		CountDownLatch stopped = new CountDownLatch(1);
+		coordinator.stop(stopped::countDown);
+		assertThat(requests.drainStarted.await(5, TimeUnit.SECONDS)).isTrue();
+		// Empty while requests still drain: a request may yet hand work off, so new work
+		// is still accepted, and awaited.
+		Thread.sleep(100);
+		TrackedJob handedOff = this.registry.begin("hand-off");
+		requests.finish(2);
+		Thread.sleep(100);
+		assertThat(stopped.getCount()).as("waits for the work the requests handed off").isOne();
+		handedOff.close();
+		assertThat(stopped.await(5, TimeUnit.SECONDS)).isTrue();
+		assertThat(coordinator.state()).isEqualTo(ShutdownState.COMPLETED);
+		assertThatExceptionOfType(ShutdownInProgressException.class).isThrownBy(() -> this.registry.begin("late"))
+			.withMessageContaining("the application has shut down");
+	}
+
+	@Test
+	void aParticipantStillDrainingAtTheDeadlineNamesItsStragglers(CapturedOutput output) throws Exception {
+		HandDrivenParticipant requests = new HandDrivenParticipant();
+		ShutdownCoordinator coordinator = coordinator(List.of(requests), Duration.ZERO, Duration.ofMillis(200));
+		coordinator.stop();
+		assertThat(requests.deadlinePassed.getCount()).isZero();
+		assertThat(coordinator.state()).isEqualTo(ShutdownState.TIMED_OUT);
+		assertThat(coordinator.stragglers()).extracting(ShutdownParticipant.InFlight::description)
+			.containsExactly("GET /slow", "GET /slow");
+		assertThat(output).contains("0 requests drained, 0 jobs stopped, 2 stragglers (GET /slow x2)");
+	}
+
+	@Test
+	void aParticipantThatDoesNotCountIsAwaitedButClaimsNoFigure(CapturedOutput output) {
+		CompletableFuture<Void> serverDrained = new CompletableFuture<>();
+		ShutdownParticipant uncounted = new ShutdownParticipant() {
+
+			@Override
+			public String name() {
+				return "request";
+			}
+
+			@Override
+			public CompletionStage<?> drain() {
+				new Thread(() -> {
+					sleep(200);
+					serverDrained.complete(null);
+				}, "server-drain").start();
+				return serverDrained;
+			}
+
+			@Override
+			public List<InFlight> inFlight() {
+				return List.of();
+			}
+
+		};
+		ShutdownCoordinator coordinator = coordinator(List.of(uncounted), Duration.ZERO, Duration.ofSeconds(10));
+		coordinator.stop();
+		assertThat(serverDrained).isCompleted();
+		assertThat(coordinator.state()).isEqualTo(ShutdownState.COMPLETED);
+		assertThat(coordinator.inFlight()).containsOnlyKeys(Units.JOB);
+		assertThat(output).contains("Draining 0 jobs within").contains("COMPLETED in").contains(": 0 jobs stopped, 0 stragglers")
+			.doesNotContain("requests drained");
+	}
+
 	private ShutdownCoordinator coordinator(List<ShutdownParticipant> participants, Duration drainDelay,
 			Duration timeout) {
-		ShutdownCoordinator coordinator = new ShutdownCoordinator(this.token, this.registry, participants, drainDelay,
-				timeout, Duration.ofSeconds(1), true);
+		ShutdownCoordinator coordinator = new ShutdownCoordinator(this.token, this.registry, participants,
+				new ShutdownCoordinator.Settings(drainDelay, timeout, Duration.ofSeconds(1), true));
 		coordinator.start();
 		return coordinator;
 	}
@@ -257,10 +329,12 @@ class ShutdownCoordinatorTests {
 		}
 	}
 
-	/** A participant whose in-flight units the test finishes by hand. */
-	static class FakeParticipant implements ShutdownParticipant {
+	/** A participant of the user's own, whose in-flight units the test finishes by hand. */
+	static class HandDrivenParticipant implements ShutdownParticipant {
 
 		final CountDownLatch drainStarted = new CountDownLatch(1);
+
+		final CountDownLatch deadlinePassed = new CountDownLatch(1);
 
 		private final CompletableFuture<Void> drained = new CompletableFuture<>();
 
@@ -286,13 +360,19 @@ class ShutdownCoordinatorTests {
 		}
 
 		@Override
-		public long finishedCount() {
-			return this.finished.get();
+		public OptionalLong inFlightCount() {
+			return OptionalLong.of(this.inFlight.size());
 		}
 
 		@Override
-		public void abandon() {
-			this.drained.complete(null);
+		public OptionalLong completedCount() {
+			return OptionalLong.of(this.finished.get());
+		}
+
+		@Override
+		public List<InFlight> deadlinePassed() {
+			this.deadlinePassed.countDown();
+			return List.copyOf(this.inFlight);
 		}
 
 		void finish(int count) {

@@ -1,17 +1,23 @@
-package io.github.gracefulshutdown;
+package io.github.gracefulshutdown.core;
 
 import java.time.Instant;
 
+import io.github.gracefulshutdown.TrackedJob;
+import org.jspecify.annotations.Nullable;
+
 /**
- * A snapshot of one job, as listed by {@link JobRegistry#jobs()}.
+ * A snapshot of one job, as listed by {@link DefaultJobRegistry#jobs()}.
  *
  * @param name the job's name
  * @param kind where the job came from
  * @param state where the job is in its life
  * @param startedAt when the job began
  * @param progress the last progress the job reported, or {@code null}
+ * @param failure the cause a failed job ended with, as its {@code toString()}, or
+ * {@code null}
  */
-public record JobInfo(String name, JobKind kind, JobState state, Instant startedAt, Progress progress) {
+public record JobInfo(String name, JobKind kind, JobState state, Instant startedAt, @Nullable Progress progress,
+		@Nullable String failure) {
 
 	/**
 	 * Progress reported through {@link TrackedJob#progress(long, long)} or
@@ -21,7 +27,7 @@ public record JobInfo(String name, JobKind kind, JobState state, Instant started
 	 * @param total units in all, or -1 when only a message was reported
 	 * @param message free text, or {@code null}
 	 */
-	public record Progress(long done, long total, String message) {
+	public record Progress(long done, long total, @Nullable String message) {
 
 		/**
 		 * Returns the share done, rounded down.

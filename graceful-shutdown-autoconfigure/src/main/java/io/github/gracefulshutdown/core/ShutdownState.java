@@ -1,4 +1,4 @@
-package io.github.gracefulshutdown;
+package io.github.gracefulshutdown.core;
 
 /**
  * Where the shutdown sequence is.

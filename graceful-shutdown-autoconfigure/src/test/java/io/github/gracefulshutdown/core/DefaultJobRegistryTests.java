@@ -1,4 +1,4 @@
-package io.github.gracefulshutdown;
+package io.github.gracefulshutdown.core;
 
 import java.time.Duration;
 import java.time.Instant;
@@ -13,6 +13,9 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
+import io.github.gracefulshutdown.ShutdownInProgressException;
+import io.github.gracefulshutdown.ShutdownParticipant;
+import io.github.gracefulshutdown.TrackedJob;
 import org.junit.jupiter.api.Test;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -20,11 +23,11 @@ import static org.assertj.core.api.Assertions.assertThatExceptionOfType;
 import static org.assertj.core.api.Assertions.assertThatIllegalArgumentException;
 import static org.assertj.core.api.Assertions.assertThatIllegalStateException;
 
-class JobRegistryTests {
+class DefaultJobRegistryTests {
 
-	private final ShutdownToken token = new ShutdownToken();
+	private final CancellableToken token = new CancellableToken();
 
-	private final JobRegistry registry = new JobRegistry(this.token);
+	private final DefaultJobRegistry registry = new DefaultJobRegistry(this.token);
 
 	@Test
 	void concurrentBeginAndCloseFromManyThreadsLeavesItEmpty() throws Exception {
@@ -63,7 +66,7 @@ class JobRegistryTests {
 		assertThat(empty).succeedsWithin(Duration.ofSeconds(1));
 		assertThat(this.registry.activeCount()).isZero();
 		assertThat(this.registry.jobs()).isEmpty();
-		assertThat(this.registry.endedCount()).isEqualTo(threads * jobsPerThread + 1L);
+		assertThat(this.registry.completedCount().getAsLong()).isEqualTo(threads * jobsPerThread + 1L);
 	}
 
 	@Test
@@ -137,9 +140,9 @@ class JobRegistryTests {
 		Thread beginX = null;
 		Thread handOff = null;
 		while (beginX == null || handOff == null
-				|| this.registry.stripeIndex(handOff) >= this.registry.stripeIndex(beginX)) {
+				|| this.registry.tracker().stripeIndex(handOff) >= this.registry.tracker().stripeIndex(beginX)) {
 			Thread candidate = new Thread(() -> jobs[0] = this.registry.begin("x"));
-			if (beginX == null || this.registry.stripeIndex(candidate) > this.registry.stripeIndex(beginX)) {
+			if (beginX == null || this.registry.tracker().stripeIndex(candidate) > this.registry.tracker().stripeIndex(beginX)) {
 				beginX = candidate;
 			}
 			handOff = new Thread(() -> {
@@ -149,10 +152,10 @@ class JobRegistryTests {
 		}
 		beginX.start();
 		beginX.join();
-		int earlier = this.registry.stripeIndex(handOff);
+		int earlier = this.registry.tracker().stripeIndex(handOff);
 		Thread interleaved = handOff;
 		AtomicBoolean handedOff = new AtomicBoolean();
-		this.registry.afterStripeRead = (stripe) -> {
+		this.registry.tracker().afterStripeRead = (stripe) -> {
 			if (stripe == earlier && handedOff.compareAndSet(false, true)) {
 				interleaved.start();
 				try {
@@ -165,13 +168,13 @@ class JobRegistryTests {
 		};
 		// The check reads y's stripe before y begins, and x's after x has ended: one pass
 		// would add up to zero, although y was active the whole time x was not.
-		assertThat(this.registry.isEmpty()).isFalse();
+		assertThat(this.registry.tracker().isEmpty()).isFalse();
 		assertThat(handedOff).isTrue();
-		this.registry.afterStripeRead = null;
+		this.registry.tracker().afterStripeRead = null;
 		assertThat(this.registry.activeCount()).isOne();
 		assertThat(this.registry.jobs()).extracting(JobInfo::name).containsExactly("y");
 		jobs[1].close();
-		assertThat(this.registry.isEmpty()).isTrue();
+		assertThat(this.registry.tracker().isEmpty()).isTrue();
 	}
 
 	@Test
@@ -180,12 +183,12 @@ class JobRegistryTests {
 		for (int i = 0; i < 100_000; i++) {
 			this.registry.begin("short").close();
 		}
-		assertThat(this.registry.linkedCount()).as("ended jobs still linked").isLessThan(1_000);
+		assertThat(this.registry.tracker().linkedCount()).as("ended jobs still linked").isLessThan(1_000);
 		assertThat(this.registry.jobs()).extracting(JobInfo::name).containsExactly("long");
-		assertThat(this.registry.activeJobs()).singleElement().isSameAs(longJob);
+		assertThat(this.registry.tracker().active()).singleElement().isSameAs(longJob);
 		longJob.close();
 		assertThat(this.registry.jobs()).isEmpty();
-		assertThat(this.registry.endedCount()).isEqualTo(100_001);
+		assertThat(this.registry.completedCount().getAsLong()).isEqualTo(100_001);
 	}
 
 	@Test
@@ -231,7 +234,7 @@ class JobRegistryTests {
 
 	@Test
 	void beginAfterRefusalThrowsNamingTheJob() {
-		this.registry.refuseNewJobs("the shutdown deadline has passed");
+		this.registry.deadlinePassed();
 		assertThatExceptionOfType(ShutdownInProgressException.class).isThrownBy(() -> this.registry.begin("late-import"))
 			.withMessageContaining("'late-import'")
 			.withMessageContaining("the shutdown deadline has passed");
@@ -278,9 +281,10 @@ class JobRegistryTests {
 		this.registry.begin("failed", JobKind.BACKGROUND).fail(new IllegalStateException("boom"));
 		this.registry.begin("tracked").close();
 		assertThat(this.registry.activeCount()).isZero();
-		assertThat(this.registry.jobs()).extracting(JobInfo::name, JobInfo::state)
-			.containsExactlyInAnyOrder(org.assertj.core.groups.Tuple.tuple("stopped", JobState.STOPPED),
-					org.assertj.core.groups.Tuple.tuple("failed", JobState.FAILED));
+		assertThat(this.registry.jobs()).extracting(JobInfo::name, JobInfo::state, JobInfo::failure)
+			.containsExactlyInAnyOrder(org.assertj.core.groups.Tuple.tuple("stopped", JobState.STOPPED, null),
+					org.assertj.core.groups.Tuple.tuple("failed", JobState.FAILED,
+							"java.lang.IllegalStateException: boom"));
 	}
 
 	@Test
@@ -315,7 +319,7 @@ class JobRegistryTests {
 		}
 		assertThat(this.registry.jobs()).singleElement()
 			.satisfies((job) -> assertThat(job.progress().percent()).isEqualTo(75));
-		assertThat(this.registry.activeJobs()).singleElement()
+		assertThat(this.registry.tracker().active()).singleElement()
 			.satisfies((job) -> assertThat(job.thread()).isSameAs(worker));
 		release.countDown();
 		worker.join();
@@ -326,7 +330,7 @@ class JobRegistryTests {
 	void queuedWorkBelongsToNoThreadUntilItRuns() {
 		this.registry.track("queued", () -> {
 		});
-		assertThat(this.registry.activeJobs()).singleElement()
+		assertThat(this.registry.tracker().active()).singleElement()
 			.satisfies((job) -> assertThat(job.thread()).as("not the submitter's thread").isNull());
 	}
 
@@ -362,7 +366,95 @@ class JobRegistryTests {
 			throw new IllegalStateException("boom");
 		}));
 		assertThat(this.registry.activeCount()).isZero();
-		assertThat(this.registry.endedCount()).isEqualTo(3);
+		assertThat(this.registry.completedCount().getAsLong()).isEqualTo(3);
+	}
+
+	@Test
+	void drainSealsTheRegistryOnTheLastCloseAndRefusesWhatComesAfter() {
+		TrackedJob job = this.registry.begin("import");
+		CompletableFuture<?> drained = this.registry.drain().toCompletableFuture();
+		TrackedJob handedOff = this.registry.begin("handed-off");
+		job.close();
+		assertThat(drained).as("a job begun while draining is awaited").isNotDone();
+		handedOff.close();
+		assertThat(drained).isCompleted();
+		assertThatExceptionOfType(ShutdownInProgressException.class).isThrownBy(() -> this.registry.begin("late"))
+			.withMessageContaining("'late'")
+			.withMessageContaining("the application has shut down");
+		assertThat(this.registry.completedCount()).hasValue(2);
+	}
+
+	@Test
+	void aJobBegunWhileTheFinalCheckRunsIsAwaitedNeverAcceptedAndDropped() throws Exception {
+		// The last check that finds the registry empty and the switch to refusing are one
+		// step: a job that begins in the middle of that check either keeps the registry
+		// open, and is awaited, or is refused. Here it begins after the check has read
+		// the first stripe, the worst moment for a check-then-refuse.
+		AtomicBoolean accepted = new AtomicBoolean();
+		AtomicBoolean refused = new AtomicBoolean();
+		TrackedJob[] late = new TrackedJob[1];
+		Thread beginner = new Thread(() -> {
+			try {
+				late[0] = this.registry.begin("late");
+				accepted.set(true);
+			}
+			catch (ShutdownInProgressException ex) {
+				refused.set(true);
+			}
+		}, "late-beginner");
+		AtomicBoolean interleaved = new AtomicBoolean();
+		this.registry.tracker().afterStripeRead = (stripe) -> {
+			if (stripe == 0 && interleaved.compareAndSet(false, true)) {
+				beginner.start();
+				// Until it has begun, or is held back waiting for this check's verdict.
+				long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+				while (beginner.getState() != Thread.State.WAITING && beginner.isAlive()
+						&& System.nanoTime() < until) {
+					Thread.onSpinWait();
+				}
+			}
+		};
+		CompletableFuture<?> drained = this.registry.drain().toCompletableFuture();
+		this.registry.tracker().afterStripeRead = null;
+		beginner.join(5_000);
+		assertThat(interleaved).isTrue();
+		assertThat(accepted.get() ^ refused.get()).as("the late job was either accepted or refused").isTrue();
+		if (accepted.get()) {
+			assertThat(drained).as("an accepted job holds the drain open").isNotDone();
+			assertThat(this.registry.inFlight()).extracting(ShutdownParticipant.InFlight::description)
+				.containsExactly("TRACKED job 'late'");
+			late[0].close();
+		}
+		assertThat(drained).isCompleted();
+	}
+
+	@Test
+	void atTheDeadlineEveryJobBegunBeforeIsListedAndLaterOnesAreRefused() {
+		TrackedJob running = this.registry.begin("stuck");
+		Runnable queued = this.registry.track("queued", () -> {
+		});
+		List<ShutdownParticipant.InFlight> left = this.registry.deadlinePassed();
+		assertThat(left).extracting(ShutdownParticipant.InFlight::description, ShutdownParticipant.InFlight::thread)
+			.as("queued work has no thread")
+			.containsExactlyInAnyOrder(org.assertj.core.groups.Tuple.tuple("TRACKED job 'stuck'", Thread.currentThread()),
+					org.assertj.core.groups.Tuple.tuple("TRACKED job 'queued'", null));
+		assertThatExceptionOfType(ShutdownInProgressException.class).isThrownBy(() -> this.registry.begin("late"))
+			.withMessageContaining("the shutdown deadline has passed");
+		running.close();
+		queued.run();
+	}
+
+	@Test
+	void aFailedJobKeepsItsCause() {
+		TrackedJob job = this.registry.begin("import");
+		job.fail(new IllegalArgumentException("row 7 is malformed"));
+		job.close();
+		TrackedJob sync = this.registry.begin("sync", JobKind.BACKGROUND);
+		sync.fail(new IllegalStateException("ledger unreachable"));
+		assertThat(this.registry.jobs()).singleElement()
+			.satisfies((info) -> assertThat(info.failure()).isEqualTo("java.lang.IllegalStateException: ledger unreachable"));
+		assertThat(((DefaultJobRegistry.Job) job).failure()).isInstanceOf(IllegalArgumentException.class)
+			.hasMessage("row 7 is malformed");
 	}
 
 }

@@ -1,0 +1,188 @@
+package io.github.gracefulshutdown.core;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.stream.Collectors;
+
+import io.github.gracefulshutdown.ShutdownParticipant;
+import io.github.gracefulshutdown.ShutdownParticipant.InFlight;
+
+/**
+ * The words of the shutdown sequence: the line that starts the drain, the progress
+ * lines, the deadline report and the summary. Kept apart from the sequence so that it
+ * reads as steps, and so that each figure is counted in one place.
+ */
+final class ShutdownReport {
+
+	// How many stragglers the deadline report describes one by one, with their stacks.
+	private static final int REPORT_LIMIT = 50;
+
+	// How many jobs the progress line names.
+	private static final int JOBS_NAMED = 5;
+
+	private final List<ShutdownParticipant> participants;
+
+	private final DefaultJobRegistry jobs;
+
+	// What each participant had completed when draining started, so the summary says
+	// how many it drained.
+	private final Map<ShutdownParticipant, Long> completedBefore = new LinkedHashMap<>();
+
+	/**
+	 * Starts a report of the drain that begins now.
+	 * @param participants every participant, the registry included
+	 */
+	ShutdownReport(List<ShutdownParticipant> participants, DefaultJobRegistry jobs) {
+		this.participants = participants;
+		this.jobs = jobs;
+		for (ShutdownParticipant participant : participants) {
+			completed(participant).ifPresent((count) -> this.completedBefore.put(participant, count));
+		}
+	}
+
+	/**
+	 * What is in flight: {@code 1 request, 3 jobs (ledger-sync, import-1 7%)}, counting
+	 * only participants that count.
+	 */
+	String inFlight() {
+		List<String> parts = new ArrayList<>();
+		inFlightCounts(this.participants).forEach((name, count) -> {
+			if (!name.equals(Units.JOB)) {
+				parts.add(count(count, name));
+			}
+		});
+		List<JobInfo> active = this.jobs.jobs()
+			.stream()
+			.filter((job) -> job.state() == JobState.RUNNING || job.state() == JobState.STOPPING)
+			.toList();
+		String jobs = count(active.size(), "job");
+		if (!active.isEmpty()) {
+			jobs += active.stream()
+				.limit(JOBS_NAMED)
+				.map((job) -> job.name() + ((job.progress() != null) ? " " + job.progress() : ""))
+				.collect(Collectors.joining(", ", " (", (active.size() > JOBS_NAMED) ? ", ...)" : ")"));
+		}
+		parts.add(jobs);
+		return String.join(", ", parts);
+	}
+
+	/**
+	 * What has been drained since the report started: {@code 1 request drained, 3 jobs
+	 * stopped}. Read before anything is abandoned, so that it counts what was drained,
+	 * not what was cut.
+	 */
+	String drained() {
+		Map<String, Long> drained = new LinkedHashMap<>();
+		this.completedBefore.forEach((participant, before) -> drained.merge(participant.name(),
+				completed(participant).orElse(before) - before, Long::sum));
+		List<String> parts = new ArrayList<>();
+		drained.forEach((name, count) -> {
+			if (!name.equals(Units.JOB)) {
+				parts.add(count(count, name) + " drained");
+			}
+		});
+		parts.add(count(drained.getOrDefault(Units.JOB, 0L), "job") + " stopped");
+		return String.join(", ", parts);
+	}
+
+	/**
+	 * The one line that ends the sequence.
+	 */
+	static String summary(ShutdownState state, Duration took, String drained, List<InFlight> stragglers) {
+		String summary = "Graceful shutdown " + state + " in " + format(took) + ": " + drained + ", "
+				+ count(stragglers.size(), "straggler");
+		return stragglers.isEmpty() ? summary : summary + " (" + byName(stragglers) + ")";
+	}
+
+	/**
+	 * The WARN block at the deadline: each straggler, how long it ran, and its thread's
+	 * stack, at most {@value #REPORT_LIMIT} of them.
+	 */
+	static String deadlinePassed(Duration timeout, List<InFlight> left, boolean interrupting) {
+		long now = System.currentTimeMillis();
+		StringBuilder report = new StringBuilder("Shutdown deadline of ").append(format(timeout))
+			.append(" passed with ")
+			.append(count(left.size(), "straggler"))
+			.append(interrupting ? "; interrupting their threads" : "")
+			.append(':');
+		// Bounded: ten thousand stacks would bury the log and delay the exit.
+		for (InFlight straggler : left.subList(0, Math.min(left.size(), REPORT_LIMIT))) {
+			report.append("\n  ")
+				.append(straggler.description())
+				.append(", running for ")
+				.append(format(Duration.ofMillis(now - straggler.startedAt().toEpochMilli())));
+			Thread thread = straggler.thread();
+			if (thread == null) {
+				report.append(", on no thread (queued, or waiting asynchronously)");
+				continue;
+			}
+			report.append(", on thread ").append(thread.getName());
+			for (StackTraceElement frame : thread.getStackTrace()) {
+				report.append("\n      at ").append(frame);
+			}
+		}
+		if (left.size() > REPORT_LIMIT) {
+			report.append("\n  ... and ").append(left.size() - REPORT_LIMIT).append(" more: ").append(byName(left));
+		}
+		return report.toString();
+	}
+
+	/**
+	 * How much each counting participant has in flight, by name; participants that
+	 * share a name are added up.
+	 */
+	static Map<String, Long> inFlightCounts(List<ShutdownParticipant> participants) {
+		Map<String, Long> counts = new LinkedHashMap<>();
+		for (ShutdownParticipant participant : participants) {
+			OptionalLong count = safely(participant::inFlightCount);
+			if (count.isPresent()) {
+				counts.merge(participant.name(), count.getAsLong(), Long::sum);
+			}
+		}
+		return counts;
+	}
+
+	private static OptionalLong completed(ShutdownParticipant participant) {
+		return safely(participant::completedCount);
+	}
+
+	// A participant of the user's that fails to count must not break the report.
+	private static OptionalLong safely(java.util.function.Supplier<OptionalLong> count) {
+		try {
+			return count.get();
+		}
+		catch (RuntimeException ex) {
+			return OptionalLong.empty();
+		}
+	}
+
+	/**
+	 * Names stragglers compactly: {@code GET /events, TRACKED job 'import' x9998}, the
+	 * largest groups first, at most ten of them.
+	 */
+	static String byName(List<InFlight> stragglers) {
+		Map<String, Long> counts = stragglers.stream()
+			.collect(Collectors.groupingBy(InFlight::description, LinkedHashMap::new, Collectors.counting()));
+		String named = counts.entrySet()
+			.stream()
+			.sorted(Map.Entry.<String, Long>comparingByValue().reversed())
+			.limit(10)
+			.map((entry) -> entry.getKey() + ((entry.getValue() > 1) ? " x" + entry.getValue() : ""))
+			.collect(Collectors.joining(", "));
+		return (counts.size() > 10) ? named + ", ..." : named;
+	}
+
+	static String count(long n, String noun) {
+		return n + " " + noun + ((n == 1) ? "" : "s");
+	}
+
+	static String format(Duration duration) {
+		return String.format(Locale.ROOT, "%.2f s", duration.toNanos() / 1e9);
+	}
+
+}
