@@ -38,7 +38,7 @@ final class E2eFixture {
 	static final String STOPPED_ACCEPTING = "Tomcat stopped accepting connections";
 
 	/** The argument that makes the app log {@link #STOPPED_ACCEPTING}. */
-	static final String WEB_DRAIN_DEBUG = "--logging.level.io.github.gracefulshutdown.web.WebServerDrain=debug";
+	static final String WEB_DRAIN_DEBUG = "--logging.level.io.github.gracefulshutdown.web.InFlightRequests=debug";
 
 	/**
 	 * The coordinator's summary, {@code Graceful shutdown <STATE> in ...}, not Tomcat's own

@@ -29,7 +29,8 @@ class SecondSignalIT {
 	private static final Duration STARTUP_TIMEOUT = Duration.ofSeconds(60);
 
 	private static final Pattern ABANDONING = Pattern
-		.compile("second signal: abandoning (\\d+) jobs \\((SIG[A-Z]+) while shutting down\\); halting now");
+		.compile("second signal: abandoning (?:\\d+ requests?, )?(\\d+) jobs?\\b.* \\((SIG[A-Z]+) while shutting down\\); "
+				+ "halting now");
 
 	// Published after ApplicationReadyEvent, whose listener installs the second-signal handler.
 	private static final String READY = "ReadinessState changed to ACCEPTING_TRAFFIC";

@@ -23,6 +23,10 @@ import org.junit.jupiter.api.condition.EnabledForJreRange;
 import org.junit.jupiter.api.condition.JRE;
 import org.junit.jupiter.api.extension.ExtendWith;
 
+import org.aopalliance.intercept.MethodInterceptor;
+import org.aopalliance.intercept.MethodInvocation;
+
+import org.springframework.aop.framework.ProxyFactory;
 import org.springframework.boot.SpringApplication;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.autoconfigure.context.LifecycleAutoConfiguration;
@@ -217,6 +221,23 @@ class BackgroundJobsTests {
 			.run((context) -> assertFailure(context, "Named.run()",
 					"has the job name 'same', which io.github.gracefulshutdown.background.BackgroundJobsTests$Named.run()"
 							+ " on bean 'first' already uses"));
+	}
+
+	@Test
+	void aMethodThatAJdkProxyHidesIsRejectedWithAFailureAnalysis() {
+		// As under spring.aop.proxy-target-class=false: the bean is a JDK proxy of its
+		// interface, which does not declare the @Background method.
+		this.runner.withUserConfiguration(JdkProxyConfiguration.class).run((context) -> {
+			assertThat(context).hasFailed();
+			FailureAnalysis analysis = new BackgroundJobFailureAnalyzer().analyze(context.getStartupFailure());
+			assertThat(analysis).as("failure analysis").isNotNull();
+			assertThat(analysis.getDescription()).contains("@Background method")
+				.contains("HiddenByProxy.sync()")
+				.contains("on bean 'greeter'")
+				.contains("is not declared on any interface of the JDK proxy");
+			assertThat(analysis.getAction()).contains("Declare the method on one of the bean's interfaces")
+				.contains("spring.aop.proxy-target-class=true");
+		});
 	}
 
 	private void assertRejected(Class<?> type, String method, String problem) {
@@ -427,6 +448,37 @@ class BackgroundJobsTests {
 		@Lazy
 		LazyJob lazyJob() {
 			return new LazyJob();
+		}
+
+	}
+
+	interface Greeter {
+
+		void greet();
+
+	}
+
+	static class HiddenByProxy implements Greeter {
+
+		@Override
+		public void greet() {
+		}
+
+		@Background
+		public void sync() {
+		}
+
+	}
+
+	@Configuration(proxyBeanMethods = false)
+	static class JdkProxyConfiguration {
+
+		@Bean
+		Greeter greeter() {
+			ProxyFactory factory = new ProxyFactory(new HiddenByProxy());
+			factory.setInterfaces(Greeter.class);
+			factory.addAdvice((MethodInterceptor) MethodInvocation::proceed);
+			return (Greeter) factory.getProxy();
 		}
 
 	}

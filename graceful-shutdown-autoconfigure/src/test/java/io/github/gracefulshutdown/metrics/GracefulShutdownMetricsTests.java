@@ -11,7 +11,11 @@ import io.github.gracefulshutdown.JobRegistry;
 import io.github.gracefulshutdown.core.ShutdownCoordinator;
 import io.github.gracefulshutdown.ShutdownToken;
 import io.github.gracefulshutdown.TrackedJob;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.observation.DefaultMeterObservationHandler;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.micrometer.observation.Observation;
+import io.micrometer.observation.ObservationRegistry;
 import org.junit.jupiter.api.Test;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -40,6 +44,32 @@ class GracefulShutdownMetricsTests {
 		assertThat(this.meters.get("graceful.shutdown.duration").tag("outcome", "completed").timer().count())
 			.isEqualTo(1);
 		assertThat(this.meters.get("graceful.shutdown.stragglers").counter().count()).isZero();
+	}
+
+	@Test
+	void everyDocumentedMeterIsListedBeforeAnyShutdown() {
+		ShutdownCoordinator coordinator = coordinator(Duration.ofSeconds(10));
+		new GracefulShutdownMetrics(coordinator, this.registry).bindTo(this.meters);
+		TrackedJob sync = this.registry.begin("ledger-sync", JobKind.BACKGROUND);
+		assertThat(this.meters.getMeters()).extracting((meter) -> meter.getId().getName())
+			.contains("graceful.shutdown.jobs.active", "graceful.shutdown.state", "graceful.shutdown.duration",
+					"graceful.shutdown.stragglers", GracefulShutdownMetrics.BACKGROUND_RUNS);
+		assertThat(this.meters.get("graceful.shutdown.duration").timers()).hasSize(2);
+		Timer stopped = this.meters.get(GracefulShutdownMetrics.BACKGROUND_RUNS)
+			.tags("job", "ledger-sync", "outcome", "stopped", "error", "none")
+			.timer();
+		assertThat(stopped.count()).isZero();
+		// The meter registered ahead is the one Spring Boot's observation handler records
+		// into: same name, same tags.
+		ObservationRegistry observations = ObservationRegistry.create();
+		observations.observationConfig().observationHandler(new DefaultMeterObservationHandler(this.meters));
+		Observation.createNotStarted(GracefulShutdownMetrics.BACKGROUND_RUNS, observations)
+			.lowCardinalityKeyValue("job", "ledger-sync")
+			.start()
+			.lowCardinalityKeyValue("outcome", "stopped")
+			.stop();
+		assertThat(stopped.count()).isOne();
+		sync.close();
 	}
 
 	@Test
