@@ -15,9 +15,10 @@ import org.jspecify.annotations.Nullable;
  * The sequence calls {@link #drain()} once, when draining starts, on every participant
  * at the same time, and waits for all the stages it returns. Until they complete it
  * reads {@link #inFlightCount()} and {@link #inFlight()} for its progress log and the
- * status endpoint. If the deadline passes first, it calls {@link #deadlinePassed()}
- * once, reports what that returns as stragglers, and interrupts their threads when
- * {@code graceful-shutdown.interrupt-stragglers} is on.
+ * status endpoint. If the deadline passes before every participant has drained, it
+ * calls {@link #deadlinePassed()} once on each, reports what they return as stragglers,
+ * and interrupts their threads when {@code graceful-shutdown.interrupt-stragglers} is
+ * on.
  * <pre>{@code
  * @Component
  * class ExportServer implements ShutdownParticipant {
@@ -69,10 +70,11 @@ public interface ShutdownParticipant {
 	List<InFlight> inFlight();
 
 	/**
-	 * Told, once, that the deadline has passed with this participant not yet drained:
-	 * refuse anything new, end what can be ended (for example, complete long-lived
-	 * streams), and say what was still in flight. Must not block for long.
-	 * @return what was in flight at the deadline, oldest first
+	 * Told, once, that the deadline has passed with the shutdown not yet drained: refuse
+	 * anything new, end what can be ended (for example, complete long-lived streams), and
+	 * say what was still in flight. A participant that had drained returns nothing. Must
+	 * not block for long.
+	 * @return what was in flight at the deadline, oldest first, listed before it is ended
 	 */
 	default List<InFlight> deadlinePassed() {
 		return inFlight();

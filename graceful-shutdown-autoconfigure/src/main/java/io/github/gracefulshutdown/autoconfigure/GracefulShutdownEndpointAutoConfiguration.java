@@ -1,9 +1,9 @@
 package io.github.gracefulshutdown.autoconfigure;
 
-import io.github.gracefulshutdown.core.DefaultJobRegistry;
-import io.github.gracefulshutdown.core.ShutdownCoordinator;
 import io.github.gracefulshutdown.actuate.ShutdownStatusEndpoint;
 import io.github.gracefulshutdown.actuate.ShutdownStatusPathMapper;
+import io.github.gracefulshutdown.core.DefaultJobRegistry;
+import io.github.gracefulshutdown.core.ShutdownCoordinator;
 
 import org.springframework.boot.actuate.autoconfigure.endpoint.condition.ConditionalOnAvailableEndpoint;
 import org.springframework.boot.actuate.endpoint.annotation.Endpoint;

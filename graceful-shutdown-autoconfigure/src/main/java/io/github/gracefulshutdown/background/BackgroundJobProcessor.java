@@ -5,13 +5,13 @@ import java.lang.reflect.Modifier;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.IntConsumer;
 import java.util.function.Supplier;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 
 import io.github.gracefulshutdown.Background;
 import io.github.gracefulshutdown.ShutdownToken;

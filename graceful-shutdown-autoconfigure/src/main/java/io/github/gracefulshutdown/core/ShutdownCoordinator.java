@@ -14,8 +14,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 
-import io.github.gracefulshutdown.ShutdownParticipant;
 import io.github.gracefulshutdown.ShutdownParticipant.InFlight;
+import io.github.gracefulshutdown.ShutdownParticipant;
 import org.apache.commons.logging.Log;
 import org.apache.commons.logging.LogFactory;
 import org.jspecify.annotations.Nullable;

@@ -9,8 +9,8 @@ import java.util.Map;
 import java.util.OptionalLong;
 import java.util.stream.Collectors;
 
-import io.github.gracefulshutdown.ShutdownParticipant;
 import io.github.gracefulshutdown.ShutdownParticipant.InFlight;
+import io.github.gracefulshutdown.ShutdownParticipant;
 
 /**
  * The words of the shutdown sequence: the line that starts the drain, the progress

@@ -1,7 +1,5 @@
 package io.github.gracefulshutdown.actuate;
 
-import io.github.gracefulshutdown.core.DefaultJobRegistry;
-import io.github.gracefulshutdown.core.CancellableToken;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -9,14 +7,16 @@ import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
-import io.github.gracefulshutdown.core.JobKind;
 import io.github.gracefulshutdown.JobRegistry;
-import io.github.gracefulshutdown.core.JobState;
-import io.github.gracefulshutdown.core.ShutdownCoordinator;
-import io.github.gracefulshutdown.core.ShutdownState;
 import io.github.gracefulshutdown.ShutdownToken;
 import io.github.gracefulshutdown.TrackedJob;
 import io.github.gracefulshutdown.actuate.ShutdownStatusEndpoint.ShutdownStatus;
+import io.github.gracefulshutdown.core.CancellableToken;
+import io.github.gracefulshutdown.core.DefaultJobRegistry;
+import io.github.gracefulshutdown.core.JobKind;
+import io.github.gracefulshutdown.core.JobState;
+import io.github.gracefulshutdown.core.ShutdownCoordinator;
+import io.github.gracefulshutdown.core.ShutdownState;
 import org.junit.jupiter.api.Test;
 
 import static org.assertj.core.api.Assertions.assertThat;

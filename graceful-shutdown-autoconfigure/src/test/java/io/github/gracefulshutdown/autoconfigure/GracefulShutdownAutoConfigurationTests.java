@@ -1,28 +1,28 @@
 package io.github.gracefulshutdown.autoconfigure;
 
-import io.github.gracefulshutdown.core.DefaultJobRegistry;
-import io.github.gracefulshutdown.core.CancellableToken;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicLong;
 
+import io.github.gracefulshutdown.Background;
 import io.github.gracefulshutdown.JobRegistry;
-import io.github.gracefulshutdown.core.ShutdownCoordinator;
 import io.github.gracefulshutdown.ShutdownToken;
 import io.github.gracefulshutdown.TrackedJob;
 import io.github.gracefulshutdown.background.BackgroundJobProcessor;
-import io.github.gracefulshutdown.Background;
+import io.github.gracefulshutdown.core.CancellableToken;
+import io.github.gracefulshutdown.core.DefaultJobRegistry;
+import io.github.gracefulshutdown.core.ShutdownCoordinator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 import org.springframework.beans.factory.DisposableBean;
+import org.springframework.boot.SpringApplication;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
+import org.springframework.boot.autoconfigure.availability.ApplicationAvailabilityAutoConfiguration;
 import org.springframework.boot.autoconfigure.context.LifecycleAutoConfiguration;
 import org.springframework.boot.availability.ApplicationAvailability;
 import org.springframework.boot.availability.ReadinessState;
-import org.springframework.boot.autoconfigure.availability.ApplicationAvailabilityAutoConfiguration;
-import org.springframework.boot.context.properties.source.InvalidConfigurationPropertyValueException;
-import org.springframework.boot.SpringApplication;
 import org.springframework.boot.context.event.ApplicationReadyEvent;
+import org.springframework.boot.context.properties.source.InvalidConfigurationPropertyValueException;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.boot.test.system.CapturedOutput;
 import org.springframework.boot.test.system.OutputCaptureExtension;

@@ -1,7 +1,5 @@
 package io.github.gracefulshutdown.background;
 
-import io.github.gracefulshutdown.core.DefaultJobRegistry;
-import io.github.gracefulshutdown.core.CancellableToken;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -11,20 +9,21 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 import io.github.gracefulshutdown.Background;
 import io.github.gracefulshutdown.FailurePolicy;
-import io.github.gracefulshutdown.core.JobInfo;
-import io.github.gracefulshutdown.core.JobKind;
 import io.github.gracefulshutdown.JobRegistry;
-import io.github.gracefulshutdown.core.JobState;
 import io.github.gracefulshutdown.ShutdownToken;
 import io.github.gracefulshutdown.autoconfigure.GracefulShutdownAutoConfiguration;
+import io.github.gracefulshutdown.core.CancellableToken;
+import io.github.gracefulshutdown.core.DefaultJobRegistry;
+import io.github.gracefulshutdown.core.JobInfo;
+import io.github.gracefulshutdown.core.JobKind;
+import io.github.gracefulshutdown.core.JobState;
 import io.micrometer.observation.ObservationRegistry;
+import org.aopalliance.intercept.MethodInterceptor;
+import org.aopalliance.intercept.MethodInvocation;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledForJreRange;
 import org.junit.jupiter.api.condition.JRE;
 import org.junit.jupiter.api.extension.ExtendWith;
-
-import org.aopalliance.intercept.MethodInterceptor;
-import org.aopalliance.intercept.MethodInvocation;
 
 import org.springframework.aop.framework.ProxyFactory;
 import org.springframework.boot.SpringApplication;

@@ -3,6 +3,7 @@ package io.github.gracefulshutdown.core;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -10,12 +11,10 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.OptionalLong;
 
 import io.github.gracefulshutdown.ShutdownInProgressException;
 import io.github.gracefulshutdown.ShutdownParticipant;
 import io.github.gracefulshutdown.TrackedJob;
-
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 

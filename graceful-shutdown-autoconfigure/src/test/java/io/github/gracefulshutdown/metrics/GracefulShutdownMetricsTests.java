@@ -1,16 +1,16 @@
 package io.github.gracefulshutdown.metrics;
 
-import io.github.gracefulshutdown.core.DefaultJobRegistry;
-import io.github.gracefulshutdown.core.CancellableToken;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
-import io.github.gracefulshutdown.core.JobKind;
 import io.github.gracefulshutdown.JobRegistry;
-import io.github.gracefulshutdown.core.ShutdownCoordinator;
 import io.github.gracefulshutdown.ShutdownToken;
 import io.github.gracefulshutdown.TrackedJob;
+import io.github.gracefulshutdown.core.CancellableToken;
+import io.github.gracefulshutdown.core.DefaultJobRegistry;
+import io.github.gracefulshutdown.core.JobKind;
+import io.github.gracefulshutdown.core.ShutdownCoordinator;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.observation.DefaultMeterObservationHandler;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;

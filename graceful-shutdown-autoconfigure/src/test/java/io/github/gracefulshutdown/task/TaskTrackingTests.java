@@ -1,6 +1,5 @@
 package io.github.gracefulshutdown.task;
 
-import io.github.gracefulshutdown.core.DefaultJobRegistry;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -9,12 +8,13 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
-import io.github.gracefulshutdown.core.JobInfo;
-import io.github.gracefulshutdown.core.JobKind;
 import io.github.gracefulshutdown.JobRegistry;
 import io.github.gracefulshutdown.ShutdownToken;
 import io.github.gracefulshutdown.autoconfigure.GracefulShutdownAutoConfiguration;
 import io.github.gracefulshutdown.autoconfigure.GracefulShutdownTaskAutoConfiguration;
+import io.github.gracefulshutdown.core.DefaultJobRegistry;
+import io.github.gracefulshutdown.core.JobInfo;
+import io.github.gracefulshutdown.core.JobKind;
 import org.junit.jupiter.api.Test;
 
 import org.springframework.boot.autoconfigure.AutoConfigurations;

@@ -4,9 +4,9 @@ import java.util.concurrent.Phaser;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 
-import io.github.gracefulshutdown.JobRegistry;
-import io.github.gracefulshutdown.ShutdownToken;
 import io.github.gracefulshutdown.TrackedJob;
+import io.github.gracefulshutdown.core.CancellableToken;
+import io.github.gracefulshutdown.core.DefaultJobRegistry;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Mode;
@@ -33,7 +33,7 @@ import org.openjdk.jmh.infra.Blackhole;
 @State(Scope.Benchmark)
 public class RegistryBenchmark {
 
-	private JobRegistry registry;
+	private DefaultJobRegistry registry;
 
 	private Phaser phaser;
 
@@ -41,7 +41,7 @@ public class RegistryBenchmark {
 
 	@Setup
 	public void setUp() {
-		this.registry = new JobRegistry(new ShutdownToken());
+		this.registry = new DefaultJobRegistry(new CancellableToken());
 		// One permanent party that never arrives: the phase never advances and the
 		// phaser never terminates, however the benchmark threads interleave.
 		this.phaser = new Phaser(1);
