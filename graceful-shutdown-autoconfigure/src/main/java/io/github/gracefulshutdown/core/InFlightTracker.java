@@ -66,8 +66,11 @@ public final class InFlightTracker<E extends InFlightTracker.Entry> {
 
 	private volatile int state = OPEN;
 
-	// Lets a test act between the stripe reads of isEmpty(); always null in an application.
+	// Let a test act between the stripe reads of isEmpty(), and between a seal's check
+	// and its verdict; always null in an application.
 	volatile @Nullable IntConsumer afterStripeRead;
+
+	volatile @Nullable Runnable beforeSealVerdict;
 
 	/**
 	 * Creates a tracker with twice as many stripes as there are processors, at least 4
@@ -167,6 +170,10 @@ public final class InFlightTracker<E extends InFlightTracker.Entry> {
 			if (this.state == DRAINING) {
 				this.state = SEALING;
 				sealed = isEmpty();
+				Runnable beforeSealVerdict = this.beforeSealVerdict;
+				if (beforeSealVerdict != null) {
+					beforeSealVerdict.run();
+				}
 				this.state = sealed ? SEALED : DRAINING;
 			}
 		}

@@ -12,6 +12,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BiConsumer;
 
 import io.github.gracefulshutdown.ShutdownInProgressException;
 import io.github.gracefulshutdown.ShutdownParticipant;
@@ -388,14 +389,26 @@ class DefaultJobRegistryTests {
 	void aJobBegunWhileTheFinalCheckRunsIsAwaitedNeverAcceptedAndDropped() throws Exception {
 		// The last check that finds the registry empty and the switch to refusing are one
 		// step: a job that begins in the middle of that check either keeps the registry
-		// open, and is awaited, or is refused. Here it begins after the check has read
-		// the first stripe, the worst moment for a check-then-refuse.
+		// open, and is awaited, or is refused. Here it begins at two bad moments: after
+		// the check has read the first stripe, and after the check has found the
+		// registry empty but before the registry refuses work.
+		assertLateJobAwaitedOrRefused((tracker, hook) -> tracker.afterStripeRead = (stripe) -> {
+			if (stripe == 0) {
+				hook.run();
+			}
+		});
+		assertLateJobAwaitedOrRefused((tracker, hook) -> tracker.beforeSealVerdict = hook);
+	}
+
+	private void assertLateJobAwaitedOrRefused(BiConsumer<InFlightTracker<?>, Runnable> installHook)
+			throws Exception {
+		DefaultJobRegistry registry = new DefaultJobRegistry(this.token);
 		AtomicBoolean accepted = new AtomicBoolean();
 		AtomicBoolean refused = new AtomicBoolean();
 		TrackedJob[] late = new TrackedJob[1];
 		Thread beginner = new Thread(() -> {
 			try {
-				late[0] = this.registry.begin("late");
+				late[0] = registry.begin("late");
 				accepted.set(true);
 			}
 			catch (ShutdownInProgressException ex) {
@@ -403,8 +416,8 @@ class DefaultJobRegistryTests {
 			}
 		}, "late-beginner");
 		AtomicBoolean interleaved = new AtomicBoolean();
-		this.registry.tracker().afterStripeRead = (stripe) -> {
-			if (stripe == 0 && interleaved.compareAndSet(false, true)) {
+		Runnable hook = () -> {
+			if (interleaved.compareAndSet(false, true)) {
 				beginner.start();
 				// Until it has begun, or is held back waiting for this check's verdict.
 				long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
@@ -414,14 +427,16 @@ class DefaultJobRegistryTests {
 				}
 			}
 		};
-		CompletableFuture<?> drained = this.registry.drain().toCompletableFuture();
-		this.registry.tracker().afterStripeRead = null;
+		installHook.accept(registry.tracker(), hook);
+		CompletableFuture<?> drained = registry.drain().toCompletableFuture();
+		registry.tracker().afterStripeRead = null;
+		registry.tracker().beforeSealVerdict = null;
 		beginner.join(5_000);
 		assertThat(interleaved).isTrue();
 		assertThat(accepted.get() ^ refused.get()).as("the late job was either accepted or refused").isTrue();
 		if (accepted.get()) {
 			assertThat(drained).as("an accepted job holds the drain open").isNotDone();
-			assertThat(this.registry.inFlight()).extracting(ShutdownParticipant.InFlight::description)
+			assertThat(registry.inFlight()).extracting(ShutdownParticipant.InFlight::description)
 				.containsExactly("TRACKED job 'late'");
 			late[0].close();
 		}
