@@ -13,14 +13,20 @@
 # 2. Timed starts. The app halts the JVM as soon as SpringApplication.run() returns (right
 #    after ApplicationReadyEvent), so nothing of a shutdown is timed. Per start:
 #      wall_ms     the whole process, fork to exit, measured here (EPOCHREALTIME)
+#      cpu_ms      its user + system CPU time (bash's time), all threads (JIT, GC too)
 #      started_ms  Spring's own "Started StartupApp in N seconds"
 #      uptime_ms   its "(process running for N)": JVM start to that line
+#      main_ms     CPU time of the main thread, which does nearly all the startup work,
+#                  up to ready (ThreadMXBean)
+#    On a machine shared with other builds the wall figures also count the time spent
+#    waiting for a core; the CPU figures do not, and are much less noisy.
 #    WARMUP unmeasured starts of each variant come first. The measured starts alternate
 #    in ABBA order (plain starter, starter plain, ...) so that slow drift in the load of
 #    the machine hits both alike. Prints median, mean, min and max of each figure per
 #    variant and the ratios starter/plain.
 # 3. Steps (STEPS starts of the starter variant, -Dstartup.steps=true): Spring's
-#    BufferingApplicationStartup records every step, and the starter's bean
+#    BufferingApplicationStartup records every step, with its wall and its thread's CPU
+#    time (CpuTimingStartup), and the starter's bean
 #    post-processors are wrapped so that their calls for every bean, which show in no
 #    step, are timed too (bench/startup-app: PostProcessorTimer, StepReport). Prints the
 #    median per step of ours (bean name, type or defining class in io.github.gracefulshutdown),
@@ -103,9 +109,9 @@ cp "$STARTER_JAR" "$TMP/starter.jar"
 
 # ---------------------------------------------------------------- one start
 # start_once VARIANT LABEL [JVM options...]: one start, logged to $OUT/LABEL.log; sets
-# WALL_MS, STARTED_MS, UPTIME_MS and BEANS, or fails with the end of the log.
+# WALL_MS, CPU_MS, STARTED_MS, UPTIME_MS, MAIN_MS and BEANS, or fails with the end of the log.
 start_once() {
-	local variant=$1 label=$2 jar rc=0 t0 t1 line
+	local variant=$1 label=$2 jar rc=0 t0 t1 line TIMEFORMAT='%U %S'
 	shift 2
 	local opts=("$@")
 	case $variant in
@@ -115,9 +121,13 @@ start_once() {
 		*) die "unknown variant $variant" ;;
 	esac
 	t0=$EPOCHREALTIME
-	# shellcheck disable=SC2086 # JAVA_OPTS and APP_ARGS are word lists
-	timeout -k 5 "$START_TIMEOUT" "$JAVA" $JAVA_OPTS "${opts[@]}" -jar "$jar" \
-		--server.address=$HOST --server.port=0 $APP_ARGS >"$OUT/$label.log" 2>&1 || rc=$?
+	{
+		# shellcheck disable=SC2086 # JAVA_OPTS and APP_ARGS are word lists
+		time {
+			timeout -k 5 "$START_TIMEOUT" "$JAVA" $JAVA_OPTS "${opts[@]}" -jar "$jar" \
+				--server.address=$HOST --server.port=0 $APP_ARGS >"$OUT/$label.log" 2>&1 || rc=$?
+		}
+	} 2>"$TMP/time"
 	t1=$EPOCHREALTIME
 	line=$(grep -o 'Started StartupApp in [0-9.]* seconds (process running for [0-9.]*)' "$OUT/$label.log" || true)
 	if ((rc != 0)) || [[ -z $line ]] || ! grep -q '^READY ' "$OUT/$label.log"; then
@@ -127,9 +137,12 @@ start_once() {
 		die "$label: the app exited with status $rc before it was ready"
 	fi
 	WALL_MS=$(awk -v a="$t1" -v b="$t0" 'BEGIN { printf "%.1f", (a - b) * 1000 }')
+	CPU_MS=$(awk '{ printf "%.0f", ($1 + $2) * 1000 }' "$TMP/time")
+	MAIN_MS=$(awk '/^READY / { sub(/.*main_cpu_ms=/, ""); print $1; exit }' "$OUT/$label.log")
 	STARTED_MS=$(awk '{ printf "%.0f", $4 * 1000 }' <<<"$line")
 	UPTIME_MS=$(awk '{ v = $9; sub(/\)$/, "", v); printf "%.0f", v * 1000 }' <<<"$line")
 	BEANS=$(awk '/^READY / { sub(/.*beans=/, ""); print $1; exit }' "$OUT/$label.log")
+	[[ -n $MAIN_MS && -n $CPU_MS ]] || die "$label: no CPU figures (see $OUT/$label.log, $TMP/time)"
 }
 
 VARIANTS=(plain starter)
@@ -143,7 +156,9 @@ for ((w = 1; w <= WARMUP; w++)); do
 		log "warm-up $w $v: wall ${WALL_MS} ms, started ${STARTED_MS} ms"
 	done
 done
-printf '%-5s %-8s %9s %11s %10s %6s\n' run variant wall_ms started_ms uptime_ms beans >"$OUT/runs.txt"
+RUNS_FMT='%-5s %-8s %9s %7s %11s %10s %8s %6s\n'
+# shellcheck disable=SC2059 # the format is a constant
+printf "$RUNS_FMT" run variant wall_ms cpu_ms started_ms uptime_ms main_ms beans >"$OUT/runs.txt"
 for ((r = 1; r <= N; r++)); do
 	order=("${VARIANTS[@]}")
 	if ((r % 2 == 0)); then
@@ -152,8 +167,9 @@ for ((r = 1; r <= N; r++)); do
 	fi
 	for v in "${order[@]}"; do
 		start_once "$v" "run-$r-$v"
-		printf '%-5s %-8s %9s %11s %10s %6s\n' "$r" "$v" "$WALL_MS" "$STARTED_MS" "$UPTIME_MS" "$BEANS" >>"$OUT/runs.txt"
-		log "run $r $v: wall ${WALL_MS} ms, started ${STARTED_MS} ms, uptime ${UPTIME_MS} ms, $BEANS beans"
+		# shellcheck disable=SC2059
+		printf "$RUNS_FMT" "$r" "$v" "$WALL_MS" "$CPU_MS" "$STARTED_MS" "$UPTIME_MS" "$MAIN_MS" "$BEANS" >>"$OUT/runs.txt"
+		log "run $r $v: wall ${WALL_MS} ms, cpu ${CPU_MS} ms, started ${STARTED_MS} ms, uptime ${UPTIME_MS} ms, main thread cpu ${MAIN_MS} ms, $BEANS beans"
 	done
 done
 echo "load after the timed starts: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/setup.txt"
@@ -171,7 +187,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", a / b }'; }
 diff_ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.1f", a - b }'; }
 
 declare -A MED=()
-for col in 3:wall 4:started 5:uptime; do
+FIGURES="3:wall 4:cpu 5:started 6:uptime 7:main"
+for col in $FIGURES; do
 	for v in "${VARIANTS[@]}"; do
 		read -r med _ < <(stats "$v" "${col%%:*}")
 		MED[${col#*:}_$v]=$med
@@ -180,25 +197,27 @@ done
 {
 	echo "timed starts, ms (JDK $JDK, $N per variant, interleaved):"
 	printf '  %-10s %-8s %9s %9s %9s %9s\n' figure variant median mean min max
-	for col in 3:wall 4:started 5:uptime; do
+	for col in $FIGURES; do
 		for v in "${VARIANTS[@]}"; do
 			read -r med mean min max _ < <(stats "$v" "${col%%:*}")
 			printf '  %-10s %-8s %9s %9s %9s %9s\n' "${col#*:}" "$v" "$med" "$mean" "$min" "$max"
 		done
 	done
-	for f in wall started uptime; do
+	for f in wall cpu started uptime main; do
 		echo "  $f: starter/plain median ratio $(ratio "${MED[${f}_starter]}" "${MED[${f}_plain]}"), difference $(diff_ms "${MED[${f}_starter]}" "${MED[${f}_plain]}") ms"
 		if ((NOSCAN == 1)); then
 			echo "  $f: noscan/plain $(ratio "${MED[${f}_noscan]}" "${MED[${f}_plain]}"); starter - noscan $(diff_ms "${MED[${f}_starter]}" "${MED[${f}_noscan]}") ms (the @Background scan)"
 		fi
 	done
 	# Per pair of starts taken back to back: less sensitive to drift than the medians.
-	echo "  wall: median of per-round differences starter - plain: $(awk 'NR > 1 { w[$1, $2] = $3; r[$1] = 1 } END { for (k in r) printf "%.1f\n", w[k, "starter"] - w[k, "plain"] }' "$OUT/runs.txt" | sort -g | awk '{ x[NR] = $1 } END { printf "%+.1f", (NR % 2) ? x[(NR + 1) / 2] : (x[NR / 2] + x[NR / 2 + 1]) / 2 }') ms"
-	echo "  beans: plain $(awk 'NR > 1 && $2 == "plain" { print $6; exit }' "$OUT/runs.txt"), starter $(awk 'NR > 1 && $2 == "starter" { print $6; exit }' "$OUT/runs.txt")"
+	for col in $FIGURES; do
+		echo "  ${col#*:}: median of per-round differences starter - plain: $(awk -v c="${col%%:*}" 'NR > 1 { w[$1, $2] = $c; r[$1] = 1 } END { for (k in r) printf "%.1f\n", w[k, "starter"] - w[k, "plain"] }' "$OUT/runs.txt" | sort -g | awk '{ x[NR] = $1 } END { printf "%+.1f", (NR % 2) ? x[(NR + 1) / 2] : (x[NR / 2] + x[NR / 2 + 1]) / 2 }') ms"
+	done
+	echo "  beans: plain $(awk 'NR > 1 && $2 == "plain" { print $8; exit }' "$OUT/runs.txt"), starter $(awk 'NR > 1 && $2 == "starter" { print $8; exit }' "$OUT/runs.txt")"
 } | tee "$OUT/summary.txt" >&2
 
 # ---------------------------------------------------------------- steps
-OUR_TOTAL=- OUR_STEPS=- OUR_BPP=- SUSPECTS=-
+OUR_TOTAL=- OUR_STEPS=- OUR_BPP=- OUR_TOTAL_CPU=- OUR_STEPS_CPU=- OUR_BPP_CPU=- SUSPECTS=-
 if ((STEPS > 0)); then
 	log "$STEPS starts of the starter variant with -Dstartup.steps=true"
 	: >"$OUT/steps.txt"
@@ -216,31 +235,34 @@ if ((STEPS > 0)); then
 			function out() { printf "%s %.3f\n", k, (n % 2) ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2 }'
 	}
 	short() { sed 's/io\.github\.gracefulshutdown\.//g'; }
+	# med FILTER VALUE_FIELD: median per key over the runs, key = the fields in KEY
+	med() { awk -v t="$1" -v key="$2" -v f="$3" '$2 == t { n = split(key, k, ","); s = $k[1]; for (i = 2; i <= n; i++) s = s "|" $k[i]; print s, $f }' "$OUT/steps.txt" | median_by_key; }
 	{
-		echo "steps of ours (median over $STEPS starts; self = without the steps nested in it):"
-		printf '  %9s %9s  %s\n' total_ms self_ms 'step bean -> class charged'
-		awk '$2 == "STEP" { k = $5 "|" $6 "|" $7; print k, $3 }' "$OUT/steps.txt" | median_by_key >"$TMP/total"
-		awk '$2 == "STEP" { k = $5 "|" $6 "|" $7; print k, $4 }' "$OUT/steps.txt" | median_by_key >"$TMP/self"
-		join "$TMP/total" "$TMP/self" | sort -k3,3gr | awk '{ split($1, p, "|"); sub(/^spring\.beans\./, "", p[1]); printf "  %9.3f %9.3f  %s %s -> %s\n", $2, $3, p[1], p[2], p[3] }' | short
+		echo "steps of ours (median over $STEPS starts; self = without the steps nested in it; wall and thread CPU):"
+		printf '  %9s %9s %9s %9s  %s\n' total_ms self_ms total_cpu self_cpu 'step bean -> class charged'
+		med STEP 7,8,9 3 >"$TMP/a"; med STEP 7,8,9 4 >"$TMP/b"; med STEP 7,8,9 5 >"$TMP/c"; med STEP 7,8,9 6 >"$TMP/d"
+		join "$TMP/a" "$TMP/b" | join - "$TMP/c" | join - "$TMP/d" | sort -k5,5gr |
+			awk '{ split($1, p, "|"); sub(/^spring\.beans\./, "", p[1]); printf "  %9.3f %9.3f %9.3f %9.3f  %s %s -> %s\n", $2, $3, $4, $5, p[1], p[2], p[3] }' | short
 		echo "post-processor calls (median; own = without the bean creations nested in them):"
-		printf '  %-36s %-17s %6s %9s %9s %9s\n' post-processor phase calls ms nested_ms own_ms
-		awk '$2 == "BPP" { print $3 "|" $4 "|" $5 "|" $6, $9 }' "$OUT/steps.txt" | median_by_key >"$TMP/own"
-		awk '$2 == "BPP" { print $3 "|" $4 "|" $5 "|" $6, $7 }' "$OUT/steps.txt" | median_by_key >"$TMP/ms"
-		awk '$2 == "BPP" { print $3 "|" $4 "|" $5 "|" $6, $8 }' "$OUT/steps.txt" | median_by_key >"$TMP/nested"
-		join "$TMP/ms" "$TMP/nested" | join - "$TMP/own" | sort -k4,4gr | awk '{ split($1, p, "|"); printf "  %-36s %-17s %6s %9.3f %9.3f %9.3f\n", p[2], p[3], p[4], $2, $3, $4 }' | short
+		printf '  %-36s %-17s %6s %9s %9s %9s %9s %9s %9s\n' post-processor phase calls ms nested own cpu nested_cpu own_cpu
+		for f in 7 8 9 10 11 12; do med BPP 4,5,6 "$f" >"$TMP/bpp-$f"; done
+		join "$TMP/bpp-7" "$TMP/bpp-8" | join - "$TMP/bpp-9" | join - "$TMP/bpp-10" | join - "$TMP/bpp-11" | join - "$TMP/bpp-12" | sort -k7,7gr |
+			awk '{ split($1, p, "|"); printf "  %-36s %-17s %6s %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f\n", p[1], p[2], p[3], $2, $3, $4, $5, $6, $7 }' | short
 		grep ' BPP-UNTIMED ' "$OUT/steps.txt" | sort -u | sed 's/^/  not timed: /' || true
-		echo "by class of ours (median over the starts of the sum per start of step self time + post-processor own time):"
-		awk '$2 == "STEP" { s[$1 " " $7] += $4 } $2 == "BPP" { s[$1 " " $4] += $9 } END { for (k in s) { split(k, p, " "); print p[2], s[k] } }' "$OUT/steps.txt" |
-			median_by_key | sort -k2,2gr | awk '{ printf "  %9.3f  %s\n", $2, $1 }' | short | tee "$TMP/classes"
+		echo "by class of ours (median over the starts of step self time + post-processor own time, wall and CPU):"
+		printf '  %9s %9s  %s\n' ms cpu_ms class
+		awk '$2 == "STEP" { s[$1 " " $9] += $4 } $2 == "BPP" { s[$1 " " $4] += $9 } END { for (k in s) { split(k, p, " "); print p[2], s[k] } }' "$OUT/steps.txt" | median_by_key >"$TMP/cls-wall"
+		awk '$2 == "STEP" { s[$1 " " $9] += $6 } $2 == "BPP" { s[$1 " " $4] += $12 } END { for (k in s) { split(k, p, " "); print p[2], s[k] } }' "$OUT/steps.txt" | median_by_key >"$TMP/cls-cpu"
+		join "$TMP/cls-wall" "$TMP/cls-cpu" | sort -k3,3gr | awk '{ printf "  %9.3f %9.3f  %s\n", $2, $3, $1 }' | short | tee "$TMP/classes"
 		echo "totals (median over $STEPS starts):"
-		awk '$2 == "STEPS" { for (i = 3; i <= NF; i++) { split($i, kv, "="); print kv[1], kv[2] } }
-		     $2 == "OURS" { for (i = 3; i <= NF; i++) { split($i, kv, "="); print kv[1], kv[2] } }' "$OUT/steps.txt" |
+		awk '$2 == "STEPS" || $2 == "OURS" { for (i = 3; i <= NF; i++) { split($i, kv, "="); print kv[1], kv[2] } }' "$OUT/steps.txt" |
 			median_by_key | tee "$TMP/totals" | sed 's/^/  /'
 	} | tee "$OUT/steps-summary.txt" >&2
-	OUR_TOTAL=$(awk '$1 == "total_ms" { print $2 }' "$TMP/totals")
-	OUR_STEPS=$(awk '$1 == "steps_self_ms" { print $2 }' "$TMP/totals")
-	OUR_BPP=$(awk '$1 == "post_processors_ms" { print $2 }' "$TMP/totals")
-	SUSPECTS=$(head -n 3 "$TMP/classes" | awk '{ n = $2; sub(/.*\./, "", n); printf "%s%s:%.1f", (NR > 1) ? "," : "", n, $1 }')
+	total() { awk -v k="$1" '$1 == k { print $2 }' "$TMP/totals"; }
+	OUR_TOTAL=$(total total_ms) OUR_STEPS=$(total steps_self_ms) OUR_BPP=$(total post_processors_ms)
+	OUR_TOTAL_CPU=$(total total_cpu_ms) OUR_STEPS_CPU=$(total steps_self_cpu_ms) OUR_BPP_CPU=$(total post_processors_cpu_ms)
+	# The three classes of ours with the most CPU time, "Class:cpu_ms".
+	SUSPECTS=$(head -n 3 "$TMP/classes" | awk '{ n = $3; sub(/.*\./, "", n); printf "%s%s:%.1f", (NR > 1) ? "," : "", n, $2 }')
 fi
 
 # ---------------------------------------------------------------- class loading
@@ -296,9 +318,14 @@ fi
 echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/setup.txt"
 
 # ---------------------------------------------------------------- result
-RESULT="RESULT n=$N jdk=$JDK wall_median_ms_plain=${MED[wall_plain]} wall_median_ms_starter=${MED[wall_starter]} wall_ratio=$(ratio "${MED[wall_starter]}" "${MED[wall_plain]}")"
-RESULT+=" started_median_ms_plain=${MED[started_plain]} started_median_ms_starter=${MED[started_starter]} started_ratio=$(ratio "${MED[started_starter]}" "${MED[started_plain]}")"
-((NOSCAN == 1)) && RESULT+=" wall_median_ms_noscan=${MED[wall_noscan]} started_median_ms_noscan=${MED[started_noscan]}"
-RESULT+=" our_ms=$OUR_TOTAL our_steps_self_ms=$OUR_STEPS our_post_processors_ms=$OUR_BPP suspects_ms=$SUSPECTS classes_plain/starter=$CLASSES jfr_samples_ours_per_start=$JFR_OURS"
+RESULT="RESULT n=$N jdk=$JDK"
+for f in wall cpu started main; do
+	RESULT+=" ${f}_median_ms_plain=${MED[${f}_plain]} ${f}_median_ms_starter=${MED[${f}_starter]}"
+	((NOSCAN == 1)) && RESULT+=" ${f}_median_ms_noscan=${MED[${f}_noscan]}"
+	RESULT+=" ${f}_ratio=$(ratio "${MED[${f}_starter]}" "${MED[${f}_plain]}")"
+done
+RESULT+=" our_ms=$OUR_TOTAL our_steps_self_ms=$OUR_STEPS our_post_processors_ms=$OUR_BPP"
+RESULT+=" our_cpu_ms=$OUR_TOTAL_CPU our_steps_self_cpu_ms=$OUR_STEPS_CPU our_post_processors_cpu_ms=$OUR_BPP_CPU"
+RESULT+=" suspects_cpu_ms=$SUSPECTS classes_plain/starter=$CLASSES jfr_samples_ours_per_start=$JFR_OURS"
 echo "$RESULT" | tee -a "$OUT/summary.txt"
 echo "details in $OUT"

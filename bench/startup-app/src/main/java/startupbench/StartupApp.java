@@ -1,6 +1,7 @@
 package startupbench;
 
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 
 import jdk.jfr.FlightRecorder;
@@ -16,12 +17,15 @@ import org.springframework.core.metrics.ApplicationStartup;
  * A minimal web app with actuator that exits as soon as it is ready, so that a start can
  * be timed from outside. {@link SpringApplication#run} returns right after the
  * {@code ApplicationReadyEvent}; the JVM is then halted, so no shutdown work (ours or
- * Spring's) is part of the measured time.
+ * Spring's) is part of the measured time. It prints
+ * {@code READY beans=N main_cpu_ms=M} first: M is the CPU time of the main thread, which
+ * does nearly all of the startup work, up to that point.
  * <p>
  * System properties:
  * <ul>
  * <li>{@code startup.steps=true}: record every startup step with a
- * {@link BufferingApplicationStartup}, time the calls into the starter's bean
+ * {@link BufferingApplicationStartup} (and its CPU time: {@link CpuTimingStartup}), time
+ * the calls into the starter's bean
  * post-processors, and print both (see {@link StepReport}) before exiting;</li>
  * <li>{@code startup.skip-scan=true}: the starter's {@code BackgroundJobProcessor} does
  * not look for {@code @Background} methods (see {@link PostProcessorTimer}), to measure
@@ -39,11 +43,11 @@ public class StartupApp {
 
 	public static void main(String[] args) {
 		SpringApplication application = new SpringApplication(StartupApp.class);
-		BufferingApplicationStartup steps = null;
+		CpuTimingStartup steps = null;
 		PostProcessorTimer timer = null;
 		boolean skipScan = Boolean.getBoolean("startup.skip-scan");
 		if (Boolean.getBoolean("startup.steps")) {
-			steps = new BufferingApplicationStartup(50_000);
+			steps = new CpuTimingStartup(new BufferingApplicationStartup(50_000));
 			application.setApplicationStartup(steps);
 		}
 		if (steps != null || skipScan) {
@@ -51,9 +55,10 @@ public class StartupApp {
 			application.addInitializers(timer);
 		}
 		ConfigurableApplicationContext context = application.run(args);
-		System.out.println("READY beans=" + context.getBeanDefinitionCount());
+		long mainCpuNanos = ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
+		System.out.println("READY beans=" + context.getBeanDefinitionCount() + " main_cpu_ms=" + mainCpuNanos / 1_000_000);
 		if (steps != null) {
-			new StepReport(OURS, steps.getBufferedTimeline(), context.getBeanFactory(), timer).print(System.out);
+			new StepReport(OURS, steps, context.getBeanFactory(), timer).print(System.out);
 		}
 		String jfr = System.getProperty("startup.jfr");
 		if (jfr != null) {

@@ -15,25 +15,24 @@ import org.springframework.core.metrics.StartupStep;
 
 /**
  * Prints the startup steps that belong to the starter, and the time of its
- * post-processors, as lines the script can aggregate:
+ * post-processors, as lines the script can aggregate (wall ms, then CPU ms of the thread):
  * <pre>
- * STEP   total_ms self_ms step-name bean-or-tags owner     (owner: the class of ours charged)
- * CHILD  total_ms step-name bean-or-tags     a step not of ours nested in one of ours
- * BPP    bean class phase calls ms nested_ms own_ms
- * STEPS  recorded=.. ours=.. ours_total_ms=.. ours_self_ms=..
- * OURS   steps_self_ms=.. post_processors_ms=.. total_ms=..
+ * STEP   total self total_cpu self_cpu step-name bean-or-tags owner   (owner: the class of ours charged)
+ * CHILD  total step-name bean-or-tags        a step not of ours nested in one of ours
+ * BPP    bean class phase calls ms nested own cpu nested_cpu own_cpu
+ * STEPS  recorded=.. ours=.. ours_total_ms=.. ours_self_ms=.. ours_self_cpu_ms=.. all_instantiate=.. ...
+ * OURS   steps_self_ms=.. post_processors_ms=.. total_ms=.. steps_self_cpu_ms=.. post_processors_cpu_ms=.. total_cpu_ms=..
  * </pre>
  * A step is the starter's if its bean name, its bean's type, the class or factory bean
- * that defines the bean, or one of its tags names a class in the package. total_ms is the
- * step's duration; self_ms leaves out the steps nested in it (including the
- * post-processor calls that {@link PostProcessorTimer} wraps in steps). ours_total_ms adds
- * up the outermost steps of ours (one of ours created while another is being created
- * counts once); ours_self_ms adds up self_ms of every step of ours.
+ * that defines the bean, or one of its tags names a class in the package. total is the
+ * step's duration; self leaves out the steps nested in it (including the post-processor
+ * calls that {@link PostProcessorTimer} wraps in steps). ours_total_ms adds up the
+ * outermost steps of ours (one of ours created while another is being created counts
+ * once); ours_self_ms adds up self of every step of ours.
  * <p>
  * For each post-processor phase (before, after, smart-initialize, event), ms is the time
- * of all calls, nested_ms the time of the steps (bean creations) nested in them, and
- * own_ms the difference: what shows in no step. OURS adds the two without counting any
- * time twice.
+ * of all calls, nested the time of the steps (bean creations) nested in them, and own the
+ * difference: what shows in no step. OURS adds the two without counting any time twice.
  */
 final class StepReport {
 
@@ -41,21 +40,29 @@ final class StepReport {
 
 	private final List<StartupTimeline.TimelineEvent> events;
 
+	private final CpuTimingStartup startup;
+
 	private final ConfigurableListableBeanFactory beanFactory;
 
 	private final PostProcessorTimer timer;
 
-	StepReport(String prefix, StartupTimeline timeline, ConfigurableListableBeanFactory beanFactory,
+	StepReport(String prefix, CpuTimingStartup startup, ConfigurableListableBeanFactory beanFactory,
 			PostProcessorTimer timer) {
 		this.prefix = prefix;
-		this.events = timeline.getEvents();
+		this.startup = startup;
+		this.events = startup.buffering().getBufferedTimeline().getEvents();
 		this.beanFactory = beanFactory;
 		this.timer = timer;
+	}
+
+	private long cpu(StartupStep step) {
+		return Math.max(0, this.startup.cpuNanos(step.getId()));
 	}
 
 	void print(PrintStream out) {
 		Map<Long, StartupTimeline.TimelineEvent> byId = new HashMap<>();
 		Map<Long, Long> childNanos = new HashMap<>();
+		Map<Long, Long> childCpu = new HashMap<>();
 		for (StartupTimeline.TimelineEvent event : this.events) {
 			byId.put(event.getStartupStep().getId(), event);
 		}
@@ -63,6 +70,7 @@ final class StepReport {
 			Long parent = event.getStartupStep().getParentId();
 			if (parent != null) {
 				childNanos.merge(parent, event.getDuration().toNanos(), Long::sum);
+				childCpu.merge(parent, cpu(event.getStartupStep()), Long::sum);
 			}
 		}
 		Map<Long, Boolean> ours = new HashMap<>();
@@ -71,12 +79,15 @@ final class StepReport {
 		}
 		long oursTotal = 0;
 		long oursSelf = 0;
+		long oursSelfCpu = 0;
 		int oursCount = 0;
 		List<String> children = new ArrayList<>();
 		for (StartupTimeline.TimelineEvent event : this.events) {
 			StartupStep step = event.getStartupStep();
 			long total = event.getDuration().toNanos();
 			long self = total - childNanos.getOrDefault(step.getId(), 0L);
+			long totalCpu = cpu(step);
+			long selfCpu = Math.max(0, totalCpu - childCpu.getOrDefault(step.getId(), 0L));
 			if (!ours.get(step.getId())) {
 				Long parent = step.getParentId();
 				if (!PostProcessorTimer.STEP.equals(step.getName()) && parent != null
@@ -88,72 +99,75 @@ final class StepReport {
 			}
 			oursCount++;
 			oursSelf += self;
+			oursSelfCpu += selfCpu;
 			if (!hasOurAncestor(step, byId, ours)) {
 				oursTotal += total;
 			}
-			out.printf(Locale.ROOT, "STEP %.3f %.3f %s %s %s%n", ms(total), ms(self), step.getName(), describe(step),
-					owner(step));
+			out.printf(Locale.ROOT, "STEP %.3f %.3f %.3f %.3f %s %s %s%n", ms(total), ms(self), ms(totalCpu),
+					ms(selfCpu), step.getName(), describe(step), owner(step));
 		}
 		children.forEach(out::println);
-		// Steps nested in each wrapped post-processor call, by "processor phase".
-		Map<String, Long> nested = new HashMap<>();
+		// Per wrapped post-processor "processor phase": CPU of its calls, and the wall and CPU
+		// time of the steps (bean creations) nested in them.
+		Map<String, long[]> phases = new HashMap<>();
 		for (StartupTimeline.TimelineEvent event : this.events) {
 			StartupStep step = event.getStartupStep();
 			if (PostProcessorTimer.STEP.equals(step.getName())) {
-				nested.merge(tag(step, "processor") + " " + tag(step, "phase"),
-						childNanos.getOrDefault(step.getId(), 0L), Long::sum);
+				long[] sums = phases.computeIfAbsent(tag(step, "processor") + " " + tag(step, "phase"),
+						(key) -> new long[3]);
+				sums[0] += cpu(step);
+				sums[1] += childNanos.getOrDefault(step.getId(), 0L);
+				sums[2] += childCpu.getOrDefault(step.getId(), 0L);
 			}
 		}
-		long postProcessors = 0;
+		long[] postProcessors = new long[2];
 		if (this.timer != null) {
 			for (Map.Entry<String, PostProcessorTimer.Timed> entry : this.timer.timed().entrySet()) {
 				String name = entry.getKey();
 				PostProcessorTimer.Timed t = entry.getValue();
 				String type = t.delegate.getClass().getName();
-				postProcessors += phase(out, name, type, "before", t.beforeCalls, t.beforeNanos, nested);
-				postProcessors += phase(out, name, type, "after", t.afterCalls, t.afterNanos, nested);
-				postProcessors += phase(out, name, type, "smart-initialize", (t.delegate instanceof SmartInitializingSingleton) ? 1 : 0,
-						t.smartInitializeNanos, nested);
-				postProcessors += phase(out, name, type, "event", t.eventCalls, t.eventNanos, nested);
+				phase(out, name, type, "before", t.beforeCalls, t.beforeNanos, phases, postProcessors);
+				phase(out, name, type, "after", t.afterCalls, t.afterNanos, phases, postProcessors);
+				phase(out, name, type, "smart-initialize", (t.delegate instanceof SmartInitializingSingleton) ? 1 : 0,
+						t.smartInitializeNanos, phases, postProcessors);
+				phase(out, name, type, "event", t.eventCalls, t.eventNanos, phases, postProcessors);
 			}
 			this.timer.untimed().forEach((name, type) -> out.printf("BPP-UNTIMED %s %s%n", name, type));
 		}
 		long allInstantiateSelf = 0;
+		long allInstantiateSelfCpu = 0;
 		int allInstantiate = 0;
 		for (StartupTimeline.TimelineEvent event : this.events) {
 			StartupStep step = event.getStartupStep();
 			if ("spring.beans.instantiate".equals(step.getName())) {
 				allInstantiate++;
 				allInstantiateSelf += event.getDuration().toNanos() - childNanos.getOrDefault(step.getId(), 0L);
+				allInstantiateSelfCpu += Math.max(0, cpu(step) - childCpu.getOrDefault(step.getId(), 0L));
 			}
 		}
 		out.printf(Locale.ROOT,
-				"STEPS recorded=%d ours=%d ours_total_ms=%.3f ours_self_ms=%.3f all_instantiate=%d all_instantiate_self_ms=%.3f%n",
-				this.events.size(), oursCount, ms(oursTotal), ms(oursSelf), allInstantiate, ms(allInstantiateSelf));
-		out.printf(Locale.ROOT, "OURS steps_self_ms=%.3f post_processors_ms=%.3f total_ms=%.3f%n", ms(oursSelf),
-				ms(postProcessors), ms(oursSelf + postProcessors));
+				"STEPS recorded=%d ours=%d ours_total_ms=%.3f ours_self_ms=%.3f ours_self_cpu_ms=%.3f all_instantiate=%d all_instantiate_self_ms=%.3f all_instantiate_self_cpu_ms=%.3f%n",
+				this.events.size(), oursCount, ms(oursTotal), ms(oursSelf), ms(oursSelfCpu), allInstantiate,
+				ms(allInstantiateSelf), ms(allInstantiateSelfCpu));
+		out.printf(Locale.ROOT,
+				"OURS steps_self_ms=%.3f post_processors_ms=%.3f total_ms=%.3f steps_self_cpu_ms=%.3f post_processors_cpu_ms=%.3f total_cpu_ms=%.3f%n",
+				ms(oursSelf), ms(postProcessors[0]), ms(oursSelf + postProcessors[0]), ms(oursSelfCpu),
+				ms(postProcessors[1]), ms(oursSelfCpu + postProcessors[1]));
 	}
 
-	/** Prints one BPP line and returns the phase's own nanoseconds. */
-	private static long phase(PrintStream out, String name, String type, String phase, long calls, long nanos,
-			Map<String, Long> nested) {
+	/** Prints one BPP line and adds the phase's own wall and CPU nanoseconds to sums. */
+	private static void phase(PrintStream out, String name, String type, String phase, long calls, long nanos,
+			Map<String, long[]> phases, long[] sums) {
 		if (calls == 0) {
-			return 0;
+			return;
 		}
-		long inner = nested.getOrDefault(name + " " + phase, 0L);
-		long own = Math.max(0, nanos - inner);
-		out.printf(Locale.ROOT, "BPP %s %s %s %d %.3f %.3f %.3f%n", name, type, phase, calls, ms(nanos), ms(inner),
-				ms(own));
-		return own;
-	}
-
-	private static String tag(StartupStep step, String key) {
-		for (StartupStep.Tag tag : step.getTags()) {
-			if (key.equals(tag.getKey())) {
-				return tag.getValue();
-			}
-		}
-		return null;
+		long[] p = phases.getOrDefault(name + " " + phase, new long[3]);
+		long own = Math.max(0, nanos - p[1]);
+		long ownCpu = Math.max(0, p[0] - p[2]);
+		out.printf(Locale.ROOT, "BPP %s %s %s %d %.3f %.3f %.3f %.3f %.3f %.3f%n", name, type, phase, calls, ms(nanos),
+				ms(p[1]), ms(own), ms(p[0]), ms(p[2]), ms(ownCpu));
+		sums[0] += own;
+		sums[1] += ownCpu;
 	}
 
 	private boolean hasOurAncestor(StartupStep step, Map<Long, StartupTimeline.TimelineEvent> byId,
@@ -167,6 +181,15 @@ final class StepReport {
 			parent = (event != null) ? event.getStartupStep().getParentId() : null;
 		}
 		return false;
+	}
+
+	private static String tag(StartupStep step, String key) {
+		for (StartupStep.Tag tag : step.getTags()) {
+			if (key.equals(tag.getKey())) {
+				return tag.getValue();
+			}
+		}
+		return null;
 	}
 
 	private boolean isOurs(StartupStep step) {
