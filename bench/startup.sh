@@ -4,7 +4,8 @@
 # N times with graceful-shutdown-spring-boot-starter, interleaved, then a look at where
 # the starter's time goes.
 #
-#   bench/startup.sh [N]          (default 20 starts of each variant)
+#   bench/startup.sh [N]               (default 20 starts of each variant)
+#   bench/startup.sh --summary DIR     (reprint the summary of a saved run)
 #
 # 1. Build. install_private (lib.sh) installs this worktree's starter into a private local
 #    repository (bench/target/m2, with ~/.m2 as a read-only tail), never into ~/.m2; then
@@ -23,7 +24,9 @@
 #    WARMUP unmeasured starts of each variant come first. The measured starts alternate
 #    in ABBA order (plain starter, starter plain, ...) so that slow drift in the load of
 #    the machine hits both alike. Prints median, mean, min and max of each figure per
-#    variant and the ratios starter/plain.
+#    variant and the ratios starter/plain, and the mean and standard error of the
+#    differences within each round (two starts taken back to back): on a shared machine
+#    these are far less noisy than the difference of the medians.
 # 3. Steps (STEPS starts of the starter variant, -Dstartup.steps=true): Spring's
 #    BufferingApplicationStartup records every step, with its wall and its thread's CPU
 #    time (CpuTimingStartup), and the starter's bean
@@ -34,7 +37,9 @@
 # 4. Class loading: one start of each variant with -Xlog:class+load, counted.
 # 5. JFR (JFR starts of the starter variant): execution samples every 1 ms up to "ready";
 #    prints where the samples that have a frame of ours land, grouped by our outermost
-#    frame (method and class). Needs a JDK with the jfr tool next to java.
+#    frame (method and class), and an estimate in ms (main-thread CPU time per
+#    main-thread sample). Samples only land in Java code: class loading and other work
+#    inside the JVM do not show. Needs a JDK with the jfr tool next to java.
 # With NOSCAN=1 a third variant joins the timed starts: the starter jar, but its
 # BackgroundJobProcessor does not look for @Background methods (-Dstartup.skip-scan=true),
 # to measure what that scan costs a start.
@@ -53,9 +58,222 @@
 # start), APP_ARGS (extra app arguments, every start), WARMUP [1], STEPS [3], JFR [3],
 # NOSCAN [0], SKIP_BUILD [0], START_TIMEOUT [120].
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+JFR_TOOL=$(dirname "$(readlink -f "$(command -v "$JAVA" || echo "$JAVA")")")/jfr
+
+# ================================================================ summary
+# Everything below reads only the files of a results directory $OUT (runs.txt,
+# steps.txt, classes-*.txt, jfr-*.jfr and the logs), so --summary can reprint a saved run.
+
+median() { sort -g | awk '{ x[NR] = $1 } END { if (NR) printf "%.1f\n", (NR % 2) ? x[(NR + 1) / 2] : (x[NR / 2] + x[NR / 2 + 1]) / 2 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", a / b }'; }
+diff_ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.1f", a - b }'; }
+
+# stats VARIANT COLUMN -> "median mean min max n"
+stats() {
+	awk -v v="$1" -v c="$2" 'NR > 1 && $2 == v { print $c }' "$OUT/runs.txt" | sort -g | awk '
+		{ x[NR] = $1; s += $1 }
+		END {
+			med = (NR % 2) ? x[(NR + 1) / 2] : (x[NR / 2] + x[NR / 2 + 1]) / 2
+			printf "%.1f %.1f %.1f %.1f %d\n", med, s / NR, x[1], x[NR], NR
+		}'
+}
+
+# paired A B COLUMN -> "mean se median" of A - B within each round
+paired() {
+	awk -v a="$1" -v b="$2" -v c="$3" 'NR > 1 { x[$1, $2] = $c; r[$1] = 1 }
+		END { for (k in r) if (((k, a) in x) && ((k, b) in x)) print x[k, a] - x[k, b] }' "$OUT/runs.txt" | sort -g | awk '
+		{ d[NR] = $1; s += $1; ss += $1 * $1 }
+		END {
+			m = s / NR; sd = (NR > 1) ? sqrt((ss - NR * m * m) / (NR - 1)) : 0
+			med = (NR % 2) ? d[(NR + 1) / 2] : (d[NR / 2] + d[NR / 2 + 1]) / 2
+			printf "%+.1f %.1f %+.1f\n", m, sd / sqrt(NR), med
+		}'
+}
+
+FIGURES="3:wall 4:cpu 5:started 6:uptime 7:main"
+declare -A MED=() PAIRED=()
+
+summary_timed() {
+	local col f v med mean min max mean_d se med_d pair
+	VARIANTS=()
+	for v in plain starter noscan; do
+		awk -v v="$v" 'NR > 1 && $2 == v { found = 1 } END { exit !found }' "$OUT/runs.txt" && VARIANTS+=("$v")
+	done
+	ROUNDS=$(awk 'NR > 1 { r[$1] = 1 } END { print length(r) }' "$OUT/runs.txt")
+	for col in $FIGURES; do
+		for v in "${VARIANTS[@]}"; do
+			read -r med _ < <(stats "$v" "${col%%:*}")
+			MED[${col#*:}_$v]=$med
+		done
+	done
+	PAIRS=("starter plain")
+	[[ " ${VARIANTS[*]} " == *" noscan "* ]] && PAIRS+=("noscan plain" "starter noscan")
+	for pair in "${PAIRS[@]}"; do
+		for col in $FIGURES; do
+			# shellcheck disable=SC2086 # pair is two words
+			PAIRED[${col#*:}_${pair// /-}]=$(paired $pair "${col%%:*}")
+		done
+	done
+	{
+		echo "timed starts, ms (JDK $JDK, $ROUNDS rounds, each variant once a round, ABBA order):"
+		printf '  %-8s %-8s %9s %9s %9s %9s\n' figure variant median mean min max
+		for col in $FIGURES; do
+			for v in "${VARIANTS[@]}"; do
+				read -r med mean min max _ < <(stats "$v" "${col%%:*}")
+				printf '  %-8s %-8s %9s %9s %9s %9s\n' "${col#*:}" "$v" "$med" "$mean" "$min" "$max"
+			done
+		done
+		echo "differences, ms: of the medians (ratio), and within each round: mean +- standard error (median)"
+		for pair in "${PAIRS[@]}"; do
+			for col in $FIGURES; do
+				f=${col#*:}
+				read -r mean_d se med_d <<<"${PAIRED[${f}_${pair// /-}]}"
+				printf '  %-8s %-15s medians %+8.1f (%s)   per round %7s +- %5s (%s)\n' "$f" "${pair/ / - }" \
+					"$(diff_ms "${MED[${f}_${pair%% *}]}" "${MED[${f}_${pair##* }]}")" \
+					"$(ratio "${MED[${f}_${pair%% *}]}" "${MED[${f}_${pair##* }]}")" "$mean_d" "$se" "$med_d"
+			done
+		done
+		echo "  beans: plain $(awk 'NR > 1 && $2 == "plain" { print $8; exit }' "$OUT/runs.txt"), starter $(awk 'NR > 1 && $2 == "starter" { print $8; exit }' "$OUT/runs.txt")"
+	} >"$OUT/summary.txt"
+	cat "$OUT/summary.txt" >&2
+}
+
+OUR_TOTAL=- OUR_STEPS=- OUR_BPP=- OUR_TOTAL_CPU=- OUR_STEPS_CPU=- OUR_BPP_CPU=- SUSPECTS=-
+summary_steps() {
+	[[ -s $OUT/steps.txt ]] || return 0
+	local runs
+	runs=$(awk '{ r[$1] = 1 } END { print length(r) }' "$OUT/steps.txt")
+	# median over the runs of the values given as "key value" lines
+	median_by_key() {
+		sort -k1,1 -k2,2g | awk '
+			$1 != k { if (n) out(); k = $1; n = 0 }
+			{ x[++n] = $2 }
+			END { if (n) out() }
+			function out() { printf "%s %.3f\n", k, (n % 2) ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2 }'
+	}
+	short() { sed 's/io\.github\.gracefulshutdown\.//g'; }
+	# med TYPE KEY_FIELDS VALUE_FIELD: median per key over the runs
+	med() { awk -v t="$1" -v key="$2" -v f="$3" '$2 == t { n = split(key, k, ","); s = $k[1]; for (i = 2; i <= n; i++) s = s "|" $k[i]; print s, $f }' "$OUT/steps.txt" | median_by_key; }
+	{
+		echo "steps of ours (median over $runs starts; self = without the steps nested in it; wall and thread CPU):"
+		printf '  %9s %9s %9s %9s  %s\n' total_ms self_ms total_cpu self_cpu 'step bean -> class charged'
+		med STEP 7,8,9 3 >"$TMP/a"; med STEP 7,8,9 4 >"$TMP/b"; med STEP 7,8,9 5 >"$TMP/c"; med STEP 7,8,9 6 >"$TMP/d"
+		join "$TMP/a" "$TMP/b" | join - "$TMP/c" | join - "$TMP/d" | sort -k5,5gr |
+			awk '{ split($1, p, "|"); sub(/^spring\.beans\./, "", p[1]); printf "  %9.3f %9.3f %9.3f %9.3f  %s %s -> %s\n", $2, $3, $4, $5, p[1], p[2], p[3] }' | short
+		echo "post-processor calls (median; own = without the bean creations nested in them):"
+		printf '  %-36s %-17s %6s %9s %9s %9s %9s %9s %9s\n' post-processor phase calls ms nested own cpu nested_cpu own_cpu
+		for f in 7 8 9 10 11 12; do med BPP 4,5,6 "$f" >"$TMP/bpp-$f"; done
+		join "$TMP/bpp-7" "$TMP/bpp-8" | join - "$TMP/bpp-9" | join - "$TMP/bpp-10" | join - "$TMP/bpp-11" | join - "$TMP/bpp-12" | sort -k7,7gr |
+			awk '{ split($1, p, "|"); printf "  %-36s %-17s %6s %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f\n", p[1], p[2], p[3], $2, $3, $4, $5, $6, $7 }' | short
+		grep ' BPP-UNTIMED ' "$OUT/steps.txt" | sort -u | sed 's/^/  not timed: /' || true
+		echo "by class of ours (median over the starts of step self time + post-processor own time, wall and CPU):"
+		printf '  %9s %9s  %s\n' ms cpu_ms class
+		awk '$2 == "STEP" { s[$1 " " $9] += $4 } $2 == "BPP" { s[$1 " " $4] += $9 } END { for (k in s) { split(k, p, " "); print p[2], s[k] } }' "$OUT/steps.txt" | median_by_key >"$TMP/cls-wall"
+		awk '$2 == "STEP" { s[$1 " " $9] += $6 } $2 == "BPP" { s[$1 " " $4] += $12 } END { for (k in s) { split(k, p, " "); print p[2], s[k] } }' "$OUT/steps.txt" | median_by_key >"$TMP/cls-cpu"
+		join "$TMP/cls-wall" "$TMP/cls-cpu" | sort -k3,3gr | awk '{ printf "  %9.3f %9.3f  %s\n", $2, $3, $1 }' | short | tee "$TMP/classes"
+		echo "totals (median over $runs starts):"
+		awk '$2 == "STEPS" || $2 == "OURS" { for (i = 3; i <= NF; i++) { split($i, kv, "="); print kv[1], kv[2] } }' "$OUT/steps.txt" |
+			median_by_key | tee "$TMP/totals" | sed 's/^/  /'
+	} >"$OUT/steps-summary.txt"
+	cat "$OUT/steps-summary.txt" >&2
+	total() { awk -v k="$1" '$1 == k { print $2 }' "$TMP/totals"; }
+	OUR_TOTAL=$(total total_ms) OUR_STEPS=$(total steps_self_ms) OUR_BPP=$(total post_processors_ms)
+	OUR_TOTAL_CPU=$(total total_cpu_ms) OUR_STEPS_CPU=$(total steps_self_cpu_ms) OUR_BPP_CPU=$(total post_processors_cpu_ms)
+	# The three classes of ours with the most CPU time, "Class:cpu_ms".
+	SUSPECTS=$(head -n 3 "$TMP/classes" | awk '{ n = $3; sub(/.*\./, "", n); printf "%s%s:%.1f", (NR > 1) ? "," : "", n, $2 }')
+}
+
+CLASSES=-
+summary_classes() {
+	[[ -f $OUT/classes-plain.txt && -f $OUT/classes-starter.txt ]] || return 0
+	local plain starter ours
+	plain=$(grep -c '\[class,load\]' "$OUT/classes-plain.txt" || true)
+	starter=$(grep -c '\[class,load\]' "$OUT/classes-starter.txt" || true)
+	ours=$(grep '\[class,load\]' "$OUT/classes-starter.txt" | grep -c ' io\.github\.gracefulshutdown\.' || true)
+	CLASSES="$plain/$starter"
+	echo "classes loaded up to ready: plain $plain, starter $starter ($((starter - plain)) more; $ours of them io.github.gracefulshutdown)" |
+		tee -a "$OUT/summary.txt" >&2
+}
+
+JFR_OURS=- JFR_OURS_MS=-
+summary_jfr() {
+	local files=("$OUT"/jfr-*.jfr) f main_ms
+	[[ -f ${files[0]} ]] || return 0
+	[[ -x $JFR_TOOL ]] || { log "no jfr tool at $JFR_TOOL: skipping the JFR summary"; return 0; }
+	for f in "${files[@]}"; do
+		"$JFR_TOOL" print --events jdk.ExecutionSample --stack-depth 512 "$f" >"$TMP/$(basename "$f" .jfr).txt"
+	done
+	# main-thread CPU of the JFR starts (their READY lines), to turn samples into ms
+	main_ms=$(awk '/^READY / { sub(/.*main_cpu_ms=/, ""); s += $1; n++ } END { if (n) printf "%.0f", s / n }' "$OUT"/jfr-*.log)
+	# For each sample: its thread, and the outermost frame of ours (the entry point into
+	# our code that the sample's time belongs to), if any.
+	cat "$TMP"/jfr-*.txt | awk -v runs="${#files[@]}" -v main_ms="${main_ms:-0}" '
+		/^jdk.ExecutionSample/ { inside = 1; thread = ""; outer = ""; next }
+		inside && /sampledThread = / { thread = $0; sub(/.*sampledThread = "/, "", thread); sub(/".*/, "", thread) }
+		inside && /^[ \t]+io\.github\.gracefulshutdown\./ { f = $1; sub(/\(.*/, "", f); outer = f }
+		inside && /^}/ {
+			inside = 0; total++
+			if (thread == "main") main++
+			if (outer != "") { ours++; if (thread == "main") oursMain++; m[outer]++; c2 = outer; sub(/\.[^.]*$/, "", c2); cls[c2]++ }
+		}
+		END {
+			per = (main ? main_ms * runs / main : 0)
+			printf "JFR: %d samples in %d starts (%.0f a start), %d on main; %d with a frame of ours (%.1f a start, %.1f%% of main-thread samples), %d of them on main\n",
+				total, runs, total / runs, main, ours, ours / runs, (main ? 100 * oursMain / main : 0), oursMain
+			printf "main thread: %.0f ms CPU a start, so one main-thread sample stands for about %.2f ms; ours: about %.1f ms a start\n", main_ms, per, per * oursMain / runs
+			print "samples per start by our outermost frame (class), and about that many ms:"
+			for (k in cls) printf "  %7.1f %7.1f  %s\n", cls[k] / runs, per * cls[k] / runs, k | "sort -k1,1gr | head -n 12"
+			close("sort -k1,1gr | head -n 12")
+			print "samples per start by our outermost frame (method), and about that many ms:"
+			for (k in m) printf "  %7.1f %7.1f  %s\n", m[k] / runs, per * m[k] / runs, k | "sort -k1,1gr | head -n 12"
+			close("sort -k1,1gr | head -n 12")
+			printf "OURS_PER_START %.1f %.1f\n", ours / runs, per * oursMain / runs
+		}' | sed 's/io\.github\.gracefulshutdown\.//g' >"$TMP/jfr-summary.txt"
+	grep -v '^OURS_PER_START' "$TMP/jfr-summary.txt" >"$OUT/jfr-summary.txt"
+	cat "$OUT/jfr-summary.txt" >&2
+	read -r JFR_OURS JFR_OURS_MS < <(awk '/^OURS_PER_START/ { print $2, $3 }' "$TMP/jfr-summary.txt")
+}
+
+summarize() {
+	JDK=$(grep -o 'version "[^"]*"' "$OUT/setup.txt" | head -n 1 | cut -d'"' -f2)
+	summary_timed
+	summary_steps
+	summary_classes
+	summary_jfr
+	local f pair mean_d se
+	RESULT="RESULT n=$ROUNDS jdk=$JDK"
+	for f in wall cpu started main; do
+		RESULT+=" ${f}_median_ms_plain=${MED[${f}_plain]} ${f}_median_ms_starter=${MED[${f}_starter]}"
+		[[ -n ${MED[${f}_noscan]:-} ]] && RESULT+=" ${f}_median_ms_noscan=${MED[${f}_noscan]}"
+		RESULT+=" ${f}_ratio=$(ratio "${MED[${f}_starter]}" "${MED[${f}_plain]}")"
+	done
+	for pair in "${PAIRS[@]}"; do
+		for f in wall started main; do
+			read -r mean_d se _ <<<"${PAIRED[${f}_${pair// /-}]}"
+			RESULT+=" ${f}_${pair// /-}_per_round_ms=${mean_d}+-${se}"
+		done
+	done
+	RESULT+=" our_ms=$OUR_TOTAL our_steps_self_ms=$OUR_STEPS our_post_processors_ms=$OUR_BPP"
+	RESULT+=" our_cpu_ms=$OUR_TOTAL_CPU our_steps_self_cpu_ms=$OUR_STEPS_CPU our_post_processors_cpu_ms=$OUR_BPP_CPU"
+	RESULT+=" suspects_cpu_ms=$SUSPECTS classes_plain/starter=$CLASSES jfr_samples_ours_per_start=$JFR_OURS jfr_ours_ms=$JFR_OURS_MS"
+	echo "$RESULT" | tee -a "$OUT/summary.txt"
+	echo "details in $OUT"
+}
+
+if [[ ${1:-} == --summary ]]; then
+	OUT=${2:?usage: $0 --summary bench/results/<dir>}
+	[[ -f $OUT/runs.txt ]] || die "$OUT/runs.txt not found"
+	TMP=$(mktemp -d /tmp/startup.XXXXXX)
+	trap 'rm -rf "$TMP"' EXIT
+	summarize
+	exit 0
+fi
+
+# ================================================================ measurement
 N=${1:-20}
-[[ $N =~ ^[0-9]+$ ]] && ((N >= 1)) || { echo "usage: $0 [N>=1]" >&2; exit 2; }
+[[ $N =~ ^[0-9]+$ ]] && ((N >= 1)) || { echo "usage: $0 [N>=1] | --summary DIR" >&2; exit 2; }
 WARMUP=${WARMUP:-1}
 STEPS=${STEPS:-3}
 JFR=${JFR:-3}
@@ -63,11 +281,9 @@ NOSCAN=${NOSCAN:-0}
 SKIP_BUILD=${SKIP_BUILD:-0}
 START_TIMEOUT=${START_TIMEOUT:-120}
 APP_ARGS=${APP_ARGS:-}
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-for tool in "$JAVA" timeout awk; do command -v "$tool" >/dev/null || die "$tool not found"; done
+for tool in "$JAVA" timeout awk join unzip; do command -v "$tool" >/dev/null || die "$tool not found"; done
 JDK=$("$JAVA" -XshowSettings:properties -version 2>&1 | awk -F' = ' '/java.version = / { print $2 }')
-JFR_TOOL=$(dirname "$(readlink -f "$(command -v "$JAVA")")")/jfr
 if ((JFR > 0)) && [[ ! -x $JFR_TOOL ]]; then
 	die "no jfr tool next to $JAVA ($JFR_TOOL); set JAVA_HOME to a JDK or JFR=0"
 fi
@@ -174,50 +390,7 @@ for ((r = 1; r <= N; r++)); do
 done
 echo "load after the timed starts: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/setup.txt"
 
-# stats VARIANT COLUMN -> "median mean min max n"
-stats() {
-	awk -v v="$1" -v c="$2" 'NR > 1 && $2 == v { print $c }' "$OUT/runs.txt" | sort -g | awk '
-		{ x[NR] = $1; s += $1 }
-		END {
-			med = (NR % 2) ? x[(NR + 1) / 2] : (x[NR / 2] + x[NR / 2 + 1]) / 2
-			printf "%.1f %.1f %.1f %.1f %d\n", med, s / NR, x[1], x[NR], NR
-		}'
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", a / b }'; }
-diff_ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.1f", a - b }'; }
-
-declare -A MED=()
-FIGURES="3:wall 4:cpu 5:started 6:uptime 7:main"
-for col in $FIGURES; do
-	for v in "${VARIANTS[@]}"; do
-		read -r med _ < <(stats "$v" "${col%%:*}")
-		MED[${col#*:}_$v]=$med
-	done
-done
-{
-	echo "timed starts, ms (JDK $JDK, $N per variant, interleaved):"
-	printf '  %-10s %-8s %9s %9s %9s %9s\n' figure variant median mean min max
-	for col in $FIGURES; do
-		for v in "${VARIANTS[@]}"; do
-			read -r med mean min max _ < <(stats "$v" "${col%%:*}")
-			printf '  %-10s %-8s %9s %9s %9s %9s\n' "${col#*:}" "$v" "$med" "$mean" "$min" "$max"
-		done
-	done
-	for f in wall cpu started uptime main; do
-		echo "  $f: starter/plain median ratio $(ratio "${MED[${f}_starter]}" "${MED[${f}_plain]}"), difference $(diff_ms "${MED[${f}_starter]}" "${MED[${f}_plain]}") ms"
-		if ((NOSCAN == 1)); then
-			echo "  $f: noscan/plain $(ratio "${MED[${f}_noscan]}" "${MED[${f}_plain]}"); starter - noscan $(diff_ms "${MED[${f}_starter]}" "${MED[${f}_noscan]}") ms (the @Background scan)"
-		fi
-	done
-	# Per pair of starts taken back to back: less sensitive to drift than the medians.
-	for col in $FIGURES; do
-		echo "  ${col#*:}: median of per-round differences starter - plain: $(awk -v c="${col%%:*}" 'NR > 1 { w[$1, $2] = $c; r[$1] = 1 } END { for (k in r) printf "%.1f\n", w[k, "starter"] - w[k, "plain"] }' "$OUT/runs.txt" | sort -g | awk '{ x[NR] = $1 } END { printf "%+.1f", (NR % 2) ? x[(NR + 1) / 2] : (x[NR / 2] + x[NR / 2 + 1]) / 2 }') ms"
-	done
-	echo "  beans: plain $(awk 'NR > 1 && $2 == "plain" { print $8; exit }' "$OUT/runs.txt"), starter $(awk 'NR > 1 && $2 == "starter" { print $8; exit }' "$OUT/runs.txt")"
-} | tee "$OUT/summary.txt" >&2
-
 # ---------------------------------------------------------------- steps
-OUR_TOTAL=- OUR_STEPS=- OUR_BPP=- OUR_TOTAL_CPU=- OUR_STEPS_CPU=- OUR_BPP_CPU=- SUSPECTS=-
 if ((STEPS > 0)); then
 	log "$STEPS starts of the starter variant with -Dstartup.steps=true"
 	: >"$OUT/steps.txt"
@@ -226,106 +399,24 @@ if ((STEPS > 0)); then
 		grep -E '^(STEP|CHILD|BPP|BPP-UNTIMED|STEPS|OURS) ' "$OUT/steps-$i.log" | sed "s/^/$i /" >>"$OUT/steps.txt"
 		log "steps $i: $(grep '^OURS ' "$OUT/steps-$i.log")"
 	done
-	# median over the runs of the values given as "key value" lines
-	median_by_key() {
-		sort -k1,1 -k2,2g | awk '
-			$1 != k { if (n) out(); k = $1; n = 0 }
-			{ x[++n] = $2 }
-			END { if (n) out() }
-			function out() { printf "%s %.3f\n", k, (n % 2) ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2 }'
-	}
-	short() { sed 's/io\.github\.gracefulshutdown\.//g'; }
-	# med FILTER VALUE_FIELD: median per key over the runs, key = the fields in KEY
-	med() { awk -v t="$1" -v key="$2" -v f="$3" '$2 == t { n = split(key, k, ","); s = $k[1]; for (i = 2; i <= n; i++) s = s "|" $k[i]; print s, $f }' "$OUT/steps.txt" | median_by_key; }
-	{
-		echo "steps of ours (median over $STEPS starts; self = without the steps nested in it; wall and thread CPU):"
-		printf '  %9s %9s %9s %9s  %s\n' total_ms self_ms total_cpu self_cpu 'step bean -> class charged'
-		med STEP 7,8,9 3 >"$TMP/a"; med STEP 7,8,9 4 >"$TMP/b"; med STEP 7,8,9 5 >"$TMP/c"; med STEP 7,8,9 6 >"$TMP/d"
-		join "$TMP/a" "$TMP/b" | join - "$TMP/c" | join - "$TMP/d" | sort -k5,5gr |
-			awk '{ split($1, p, "|"); sub(/^spring\.beans\./, "", p[1]); printf "  %9.3f %9.3f %9.3f %9.3f  %s %s -> %s\n", $2, $3, $4, $5, p[1], p[2], p[3] }' | short
-		echo "post-processor calls (median; own = without the bean creations nested in them):"
-		printf '  %-36s %-17s %6s %9s %9s %9s %9s %9s %9s\n' post-processor phase calls ms nested own cpu nested_cpu own_cpu
-		for f in 7 8 9 10 11 12; do med BPP 4,5,6 "$f" >"$TMP/bpp-$f"; done
-		join "$TMP/bpp-7" "$TMP/bpp-8" | join - "$TMP/bpp-9" | join - "$TMP/bpp-10" | join - "$TMP/bpp-11" | join - "$TMP/bpp-12" | sort -k7,7gr |
-			awk '{ split($1, p, "|"); printf "  %-36s %-17s %6s %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f\n", p[1], p[2], p[3], $2, $3, $4, $5, $6, $7 }' | short
-		grep ' BPP-UNTIMED ' "$OUT/steps.txt" | sort -u | sed 's/^/  not timed: /' || true
-		echo "by class of ours (median over the starts of step self time + post-processor own time, wall and CPU):"
-		printf '  %9s %9s  %s\n' ms cpu_ms class
-		awk '$2 == "STEP" { s[$1 " " $9] += $4 } $2 == "BPP" { s[$1 " " $4] += $9 } END { for (k in s) { split(k, p, " "); print p[2], s[k] } }' "$OUT/steps.txt" | median_by_key >"$TMP/cls-wall"
-		awk '$2 == "STEP" { s[$1 " " $9] += $6 } $2 == "BPP" { s[$1 " " $4] += $12 } END { for (k in s) { split(k, p, " "); print p[2], s[k] } }' "$OUT/steps.txt" | median_by_key >"$TMP/cls-cpu"
-		join "$TMP/cls-wall" "$TMP/cls-cpu" | sort -k3,3gr | awk '{ printf "  %9.3f %9.3f  %s\n", $2, $3, $1 }' | short | tee "$TMP/classes"
-		echo "totals (median over $STEPS starts):"
-		awk '$2 == "STEPS" || $2 == "OURS" { for (i = 3; i <= NF; i++) { split($i, kv, "="); print kv[1], kv[2] } }' "$OUT/steps.txt" |
-			median_by_key | tee "$TMP/totals" | sed 's/^/  /'
-	} | tee "$OUT/steps-summary.txt" >&2
-	total() { awk -v k="$1" '$1 == k { print $2 }' "$TMP/totals"; }
-	OUR_TOTAL=$(total total_ms) OUR_STEPS=$(total steps_self_ms) OUR_BPP=$(total post_processors_ms)
-	OUR_TOTAL_CPU=$(total total_cpu_ms) OUR_STEPS_CPU=$(total steps_self_cpu_ms) OUR_BPP_CPU=$(total post_processors_cpu_ms)
-	# The three classes of ours with the most CPU time, "Class:cpu_ms".
-	SUSPECTS=$(head -n 3 "$TMP/classes" | awk '{ n = $3; sub(/.*\./, "", n); printf "%s%s:%.1f", (NR > 1) ? "," : "", n, $2 }')
 fi
 
 # ---------------------------------------------------------------- class loading
-CLASSES=-
 log "one start of each variant with -Xlog:class+load"
 for v in plain starter; do
 	start_once "$v" "classes-$v" "-Xlog:class+load=info:file=$OUT/classes-$v.txt"
 done
-CL_PLAIN=$(grep -c '\[class,load\]' "$OUT/classes-plain.txt" || true)
-CL_STARTER=$(grep -c '\[class,load\]' "$OUT/classes-starter.txt" || true)
-CL_OURS=$(grep '\[class,load\]' "$OUT/classes-starter.txt" | grep -c ' io\.github\.gracefulshutdown\.' || true)
-CLASSES="$CL_PLAIN/$CL_STARTER"
-{
-	echo "classes loaded up to ready: plain $CL_PLAIN, starter $CL_STARTER ($((CL_STARTER - CL_PLAIN)) more; $CL_OURS of them io.github.gracefulshutdown)"
-} | tee -a "$OUT/summary.txt" >&2
 
 # ---------------------------------------------------------------- JFR
-JFR_OURS=-
 if ((JFR > 0)); then
 	log "$JFR starts of the starter variant with JFR (execution samples every 1 ms)"
 	for ((i = 1; i <= JFR; i++)); do
 		start_once starter "jfr-$i" '-XX:StartFlightRecording:settings=profile,jdk.ExecutionSample#period=1ms' \
 			-Dstartup.jfr="$OUT/jfr-$i.jfr"
 		[[ -s $OUT/jfr-$i.jfr ]] || die "jfr-$i: no recording written (see $OUT/jfr-$i.log)"
-		"$JFR_TOOL" print --events jdk.ExecutionSample --stack-depth 512 "$OUT/jfr-$i.jfr" >"$TMP/jfr-$i.txt"
-		"$JFR_TOOL" summary "$OUT/jfr-$i.jfr" >"$OUT/jfr-$i-summary.txt"
 	done
-	# For each sample: its thread, and the outermost frame of ours (the entry point into
-	# our code that the sample's time belongs to), if any.
-	cat "$TMP"/jfr-*.txt | awk -v runs="$JFR" '
-		/^jdk.ExecutionSample/ { inside = 1; thread = ""; outer = ""; next }
-		inside && /sampledThread = / { thread = $0; sub(/.*sampledThread = "/, "", thread); sub(/".*/, "", thread) }
-		inside && /^[ \t]+io\.github\.gracefulshutdown\./ { f = $1; sub(/\(.*/, "", f); outer = f }
-		inside && /^}/ {
-			inside = 0; total++
-			if (thread == "main") main++
-			if (outer != "") { ours++; if (thread == "main") oursMain++; m[outer]++; c2 = outer; sub(/\.[^.]*$/, "", c2); cls[c2]++ }
-		}
-		END {
-			printf "JFR: %d samples in %d starts (%.0f a start), %d on main; %d with a frame of ours (%.1f a start, %.1f%% of main-thread samples), %d of them on main\n",
-				total, runs, total / runs, main, ours, ours / runs, (main ? 100 * oursMain / main : 0), oursMain
-			print "samples per start by our outermost frame (class):"
-			for (k in cls) printf "  %7.1f  %s\n", cls[k] / runs, k | "sort -k1,1gr | head -n 12"
-			close("sort -k1,1gr | head -n 12")
-			print "samples per start by our outermost frame (method):"
-			for (k in m) printf "  %7.1f  %s\n", m[k] / runs, k | "sort -k1,1gr | head -n 12"
-			close("sort -k1,1gr | head -n 12")
-			printf "OURS_PER_START %.1f\n", ours / runs
-		}' | sed 's/io\.github\.gracefulshutdown\.//g' >"$TMP/jfr-summary.txt"
-	grep -v '^OURS_PER_START' "$TMP/jfr-summary.txt" | tee "$OUT/jfr-summary.txt" >&2
-	JFR_OURS=$(awk '/^OURS_PER_START/ { print $2 }' "$TMP/jfr-summary.txt")
 fi
 echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/setup.txt"
 
 # ---------------------------------------------------------------- result
-RESULT="RESULT n=$N jdk=$JDK"
-for f in wall cpu started main; do
-	RESULT+=" ${f}_median_ms_plain=${MED[${f}_plain]} ${f}_median_ms_starter=${MED[${f}_starter]}"
-	((NOSCAN == 1)) && RESULT+=" ${f}_median_ms_noscan=${MED[${f}_noscan]}"
-	RESULT+=" ${f}_ratio=$(ratio "${MED[${f}_starter]}" "${MED[${f}_plain]}")"
-done
-RESULT+=" our_ms=$OUR_TOTAL our_steps_self_ms=$OUR_STEPS our_post_processors_ms=$OUR_BPP"
-RESULT+=" our_cpu_ms=$OUR_TOTAL_CPU our_steps_self_cpu_ms=$OUR_STEPS_CPU our_post_processors_cpu_ms=$OUR_BPP_CPU"
-RESULT+=" suspects_cpu_ms=$SUSPECTS classes_plain/starter=$CLASSES jfr_samples_ours_per_start=$JFR_OURS"
-echo "$RESULT" | tee -a "$OUT/summary.txt"
-echo "details in $OUT"
+summarize
