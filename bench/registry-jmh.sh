@@ -13,11 +13,15 @@
 #   JMH_ARGS []                              anything else for JMH
 #
 # bench/jmh is a standalone Maven project, not a module of the root reactor, so CI
-# never builds it. Raw JMH output, CSV and machine details go to bench/results/<stamp>-registry-jmh/.
+# never builds it. It is built against this worktree's autoconfigure jar, installed each
+# time into a private local repository (PRIVATE_REPO, default bench/target/m2; see
+# install_private in lib.sh), never into ~/.m2. Raw JMH output, CSV and machine details
+# go to bench/results/<stamp>-registry-jmh/.
 # Prints a table: benchmark, threads, ns/op (average time per operation per thread),
 # its 99.9% error, and bytes allocated per operation.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
 
 FORKS=${FORKS:-1}
 WI=${WI:-3}
@@ -63,26 +67,25 @@ if [ "${1:-}" = "--summary" ]; then
   exit 0
 fi
 
-AUTOCONFIGURE=~/.m2/repository/io/github/gracefulshutdown/graceful-shutdown-spring-boot-autoconfigure/0.1.0-SNAPSHOT/graceful-shutdown-spring-boot-autoconfigure-0.1.0-SNAPSHOT.jar
-JAR=bench/jmh/target/benchmarks.jar
-OUT=bench/results/$(date +%Y%m%d-%H%M%S)-registry-jmh
+OUT=$BENCH_DIR/results/$(date +%Y%m%d-%H%M%S)-registry-jmh
 mkdir -p "$OUT"
 
-[ -f "$AUTOCONFIGURE" ] || ./mvnw -B -q install -DskipTests
-./mvnw -B -q -f bench/jmh/pom.xml package
+install_private
+mvn_private -f "$BENCH_DIR/jmh/pom.xml" package
+[ -f "$JMH_JAR" ] || die "the build did not produce $JMH_JAR"
 
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "nproc: $(nproc)"
   echo "cpu: $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//')"
   echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-  java -version 2>&1
+  "$JAVA" -version 2>&1
   echo "options: -f $FORKS -wi $WI -w $W -i $I -r $R ${PROF:+-prof $PROF} $JMH_ARGS; threads: $THREADS"
 } > "$OUT/machine.txt"
 
 for t in $THREADS; do
   # shellcheck disable=SC2086
-  java -Duser.language=en -Duser.country=US -jar "$JAR" RegistryBenchmark \
+  "$JAVA" -Duser.language=en -Duser.country=US -jar "$JMH_JAR" RegistryBenchmark \
     -f "$FORKS" -wi "$WI" -w "$W" -i "$I" -r "$R" -t "$t" ${PROF:+-prof "$PROF"} $JMH_ARGS \
     -rf csv -rff "$OUT/t$t.csv" 2>&1 | tee "$OUT/t$t.log"
 done

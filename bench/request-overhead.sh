@@ -35,8 +35,6 @@ STARTER_PORT=${STARTER_PORT:-18091}
 BOOT_PORT=${BOOT_PORT:-18092}
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-
-
 # ---------------------------------------------------------------- prerequisites
 if ! command -v wrk >/dev/null; then
 	log "installing wrk from Debian packages"
@@ -46,9 +44,7 @@ if ! command -v wrk >/dev/null; then
 fi
 for tool in "$JAVA" curl ss; do command -v "$tool" >/dev/null || die "$tool not found"; done
 ensure_jar
-for p in "$STARTER_PORT" "$BOOT_PORT"; do
-	[[ -z $(ss -Hltn "sport = :$p") ]] || die "port $p is already in use: $(ss -Hltnp "sport = :$p" | sed -n 1p)"
-done
+for p in "$STARTER_PORT" "$BOOT_PORT"; do require_free_port "$p"; done
 
 OUT=$BENCH_DIR/results/$(date +%Y%m%d-%H%M%S)-request-overhead
 mkdir -p "$OUT"
@@ -93,12 +89,8 @@ start() {
 	PID[$side]=$!
 }
 wait_ready() {
-	local side=$1 start=$SECONDS
-	until [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://$HOST:${PORT[$side]}/actuator/health/readiness") == 200 ]]; do
-		kill -0 "${PID[$side]}" 2>/dev/null || { tail -n 30 "$OUT/instance-$side.log" >&2; die "$side died before it became ready"; }
-		((SECONDS - start < 120)) || die "$side not ready after 120 s"
-		sleep 0.2
-	done
+	local side=$1
+	await_readiness "${PID[$side]}" "${PORT[$side]}" "$OUT/instance-$side.log" "$side"
 	[[ $(curl -s "http://$HOST:${PORT[$side]}/hello") == hello ]] || die "$side: GET /hello did not answer hello"
 }
 

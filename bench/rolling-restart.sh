@@ -76,7 +76,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 HTTP_REUSE=${HTTP_REUSE:-}
 LB_MODE=${LB_MODE:-http}
 [[ $LB_MODE == http || $LB_MODE == tcp ]] || { echo "LB_MODE must be http or tcp" >&2; exit 2; }
-READY_TIMEOUT=120 # s for a JVM to answer readiness 200 (a start under full load on 2 cores is slow)
 EXIT_TIMEOUT=60   # s for a JVM to exit after SIGTERM before it is killed (demo deadline is 20 s)
 
 if [[ $MODE == starter ]]; then
@@ -97,16 +96,12 @@ if ! command -v haproxy >/dev/null || ! command -v wrk >/dev/null; then
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy wrk >/dev/null
 fi
-for tool in java curl ss; do command -v "$tool" >/dev/null || die "$tool not found"; done
+for tool in "$JAVA" curl ss; do command -v "$tool" >/dev/null || die "$tool not found"; done
 
 ensure_jar
 
 port_busy() { [[ -n $(ss -Hltn "sport = :$1") ]]; }
-for p in "$LB_PORT" "$A_PORT" "$B_PORT" "$STATS_PORT"; do
-	if port_busy "$p"; then
-		die "port $p is already in use (ss -ltnp 'sport = :$p': $(ss -Hltnp "sport = :$p" | sed -n 1p))"
-	fi
-done
+for p in "$LB_PORT" "$A_PORT" "$B_PORT" "$STATS_PORT"; do require_free_port "$p"; done
 
 OUT=$BENCH_DIR/results/$(date +%Y%m%d-%H%M%S)-$MODE
 mkdir -p "$OUT"
@@ -186,7 +181,7 @@ start_instance() {
 	local tag=$name-${GEN[$name]}
 	port_busy "$port" && die "port $port is busy, cannot start instance $name"
 	# shellcheck disable=SC2086 # JAVA_OPTS and DEMO_ARGS are word lists
-	java $JAVA_OPTS -jar "$JAR" --server.address=$HOST --server.port="$port" \
+	"$JAVA" $JAVA_OPTS -jar "$JAR" --server.address=$HOST --server.port="$port" \
 		--demo.journal="$OUT/journal-$tag.log" "${MODE_ARGS[@]}" $DEMO_ARGS \
 		>"$OUT/instance-$tag.log" 2>&1 &
 	PID[$name]=$!
@@ -195,14 +190,7 @@ start_instance() {
 
 wait_ready() {
 	local name=$1 port=${PORT[$1]} start=$SECONDS
-	until [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://$HOST:$port/actuator/health/readiness") == 200 ]]; do
-		if ! kill -0 "${PID[$name]}" 2>/dev/null; then
-			tail -n 30 "$OUT/instance-$name-${GEN[$name]}.log" >&2
-			die "instance $name (port $port) died before it became ready"
-		fi
-		((SECONDS - start < READY_TIMEOUT)) || die "instance $name not ready after ${READY_TIMEOUT}s"
-		sleep 0.2
-	done
+	await_readiness "${PID[$name]}" "$port" "$OUT/instance-$name-${GEN[$name]}.log" "instance $name (port $port)" "$READY_TIMEOUT"
 	event "$name readiness 200 ($((SECONDS - start))s after start)"
 }
 
@@ -325,7 +313,7 @@ log "mode=$MODE drain_delay=$DRAIN_LABEL duration=${DURATION}s results in $OUT"
 	echo "mode=$MODE drain_delay=$DRAIN_LABEL duration=$DURATION lb_mode=$LB_MODE http_reuse=${HTTP_REUSE:-default}"
 	echo "demo_args=${MODE_ARGS[*]} $DEMO_ARGS"
 	echo "jar_sha256=$JAR_SHA... (copy of demo-app/target/graceful-shutdown-demo-app-0.1.0-SNAPSHOT.jar)"
-	java -version 2>&1 | sed -n 1p
+	"$JAVA" -version 2>&1 | sed -n 1p
 	haproxy -v | sed -n 1p
 	wrk -v 2>&1 | sed -n 1p || true # wrk -v exits 1
 } >"$OUT/setup.txt"

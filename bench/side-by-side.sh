@@ -14,20 +14,32 @@
 #   - a 3 s HTTP request.
 # Every unit journals START and END, or CUT when interrupted; a START with neither was
 # killed with the JVM. Prints one RESULT line per run.
+#
+# Fails, with the end of the app's log, if an app exits before it is ready or is not
+# ready within READY_TIMEOUT seconds (120). Environment: JAVA_HOME (default: java on
+# PATH), JAVA_OPTS, APP_ARGS (extra arguments for the app in both modes), PORT [18097].
 set -euo pipefail
-cd "$(dirname "$0")/.."
 
 RUNS=${1:-3}
 PORT=${PORT:-18097}
-JAR=demo-app/target/graceful-shutdown-demo-app-0.1.0-SNAPSHOT.jar
-OUT=bench/results/$(date +%Y%m%d-%H%M%S)-side-by-side
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+OUT=$BENCH_DIR/results/$(date +%Y%m%d-%H%M%S)-side-by-side
 mkdir -p "$OUT"
-[ -f "$JAR" ] || ./mvnw -B -q install -DskipTests
-cp "$JAR" "$OUT/demo.jar"
+ensure_jar
+require_free_port "$PORT"
+TMP=$(mktemp -d /tmp/side-by-side.XXXXXX)
 
 APP=
-cleanup() { [ -n "$APP" ] && kill -9 "$APP" 2>/dev/null || true; }
-trap cleanup EXIT INT TERM
+CURL_PID=
+cleanup() {
+  [ -n "$APP" ] && kill -9 "$APP" 2>/dev/null || true
+  [ -n "$CURL_PID" ] && kill "$CURL_PID" 2>/dev/null || true
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT
+trap 'log "terminated"; exit 143' TERM
+copy_jar "$TMP"
 
 run() {
   local mode=$1 n=$2 dir="$OUT/$1-$2"
@@ -38,24 +50,23 @@ run() {
   if [[ $mode == boot ]]; then
     args+=(--graceful-shutdown.enabled=false --demo.plain-loops.enabled=true)
   fi
-  java -jar "$OUT/demo.jar" "${args[@]}" > "$dir/app.log" 2>&1 &
+  # shellcheck disable=SC2086 # JAVA_OPTS and APP_ARGS are word lists
+  "$JAVA" $JAVA_OPTS -jar "$TMP/demo-app.jar" "${args[@]}" ${APP_ARGS:-} > "$dir/app.log" 2>&1 &
   APP=$!
-  for _ in $(seq 1 120); do
-    curl -fs "http://127.0.0.1:$PORT/actuator/health/readiness" > /dev/null 2>&1 && break
-    sleep 0.5
-  done
+  await_readiness "$APP" "$PORT" "$dir/app.log" "$mode run $n"
   sleep 2.5   # let the loops get into a unit
   curl -fs -X POST "http://127.0.0.1:$PORT/imports?rows=40" > /dev/null
   curl -fs -X POST "http://127.0.0.1:$PORT/notify?count=4" > /dev/null
   curl -s -o "$dir/slow.txt" -w '%{http_code}' "http://127.0.0.1:$PORT/slow?ms=3000" > "$dir/slow.code" 2>/dev/null &
-  local curl_pid=$!
+  CURL_PID=$!
   sleep 0.5
   local start; start=$(date +%s%N)
   kill -TERM "$APP"
   wait "$APP" 2>/dev/null || true
   local exit_ms=$(( ($(date +%s%N) - start) / 1000000 ))
   APP=
-  wait "$curl_pid" 2>/dev/null || true
+  wait "$CURL_PID" 2>/dev/null || true
+  CURL_PID=
   local started ended cut killed slow
   started=$(grep -c '^START' "$dir/journal.log" || true)
   ended=$(grep -c '^END' "$dir/journal.log" || true)

@@ -25,9 +25,12 @@
 # APP_ARGS adds arguments to the app's command line; APP_ARGS=--graceful-shutdown.enabled=false
 # runs Spring Boot's own shutdown, to see the checks catch what it breaks.
 #
-# Prints one line per run and a RESULT line; exits non-zero if anything was lost.
+# Prints one line per run and a RESULT line; exits non-zero if anything was lost. Fails
+# at once, without a RESULT line and with the end of the log, if the app exits before it
+# is ready or is not ready within READY_TIMEOUT seconds (120), or if HAProxy does not
+# route to it within 5 s. Environment: JAVA_HOME (default: java on PATH), JAVA_OPTS,
+# PORT [18098], LB_PORT [18099].
 set -euo pipefail
-cd "$(dirname "$0")/.."
 
 RUNS=${1:-100}
 PORT=${PORT:-18098}
@@ -38,11 +41,13 @@ case $LB in
   none) DRAIN_DELAY=${DRAIN_DELAY:-0s}; TARGET=$PORT ;;
   *) echo "LB must be haproxy or none, not '$LB'" >&2; exit 2 ;;
 esac
-JAR=demo-app/target/graceful-shutdown-demo-app-0.1.0-SNAPSHOT.jar
-OUT=bench/results/$(date +%Y%m%d-%H%M%S)-soak
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+OUT=$BENCH_DIR/results/$(date +%Y%m%d-%H%M%S)-soak
 mkdir -p "$OUT"
-[ -f "$JAR" ] || ./mvnw -B -q install -DskipTests
-cp "$JAR" "$OUT/demo.jar"
+ensure_jar
+require_free_port "$PORT"
+if [ "$LB" = haproxy ]; then require_free_port "$LB_PORT"; fi
+TMP=$(mktemp -d /tmp/soak.XXXXXX)
 command -v wrk > /dev/null || { apt-get update -qq && apt-get install -y -qq wrk > /dev/null; }
 if [ "$LB" = haproxy ]; then
   command -v haproxy > /dev/null || { apt-get update -qq && apt-get install -y -qq haproxy > /dev/null; }
@@ -86,34 +91,33 @@ cleanup() {
   [ -n "$APP" ] && kill -9 "$APP" 2>/dev/null || true
   [ -n "$LBPID" ] && kill -9 "$LBPID" 2>/dev/null || true
   for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  rm -rf "$TMP"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT
+trap 'log "terminated"; exit 143' TERM
+copy_jar "$TMP"
 
 total_units=0; total_requests=0; total_answered=0; lost_units=0; broken_requests=0; refused_requests=0; total_read_errors=0
 failed_runs=0
 for n in $(seq 1 "$RUNS"); do
   dir="$OUT/run-$n"; mkdir -p "$dir"
-  java -jar "$OUT/demo.jar" --server.port="$PORT" --demo.journal="$dir/journal.log" \
+  # shellcheck disable=SC2086 # JAVA_OPTS and APP_ARGS are word lists
+  "$JAVA" $JAVA_OPTS -jar "$TMP/demo-app.jar" --server.port="$PORT" --demo.journal="$dir/journal.log" \
     --demo.light.unit=700ms --demo.heavy.unit=2500ms --demo.async.unit=1s --demo.scheduled.delay=700ms \
     --demo.scheduled.unit=500ms --demo.scheduled.initial-delay=0s --demo.import.row=50ms \
     --spring.lifecycle.timeout-per-shutdown-phase=20s --graceful-shutdown.drain-delay="$DRAIN_DELAY" \
     ${APP_ARGS:-} > "$dir/app.log" 2>&1 &
   APP=$!
-  for _ in $(seq 1 120); do
-    curl -fs "http://127.0.0.1:$PORT/actuator/health/readiness" > /dev/null 2>&1 && break
-    sleep 0.5
-  done
+  await_readiness "$APP" "$PORT" "$dir/app.log" "run $n"
   if [ "$LB" = haproxy ]; then
     haproxy -db -f "$OUT/haproxy.cfg" > "$dir/haproxy.log" 2>&1 &
     LBPID=$!
-    for _ in $(seq 1 50); do
-      curl -fs "http://127.0.0.1:$LB_PORT/hello" > /dev/null 2>&1 && break
-      sleep 0.1
-    done
+    await_url "$LBPID" "http://$HOST:$LB_PORT/hello" "$dir/haproxy.log" "run $n: haproxy" 5
   fi
-  wrk -t1 -c4 -d8s --timeout 10s -s bench/status-count.lua "http://127.0.0.1:$TARGET/hello" > "$dir/wrk-hello.txt" 2>&1 &
+  wrk -t1 -c4 -d8s --timeout 10s -s "$BENCH_DIR/status-count.lua" "http://127.0.0.1:$TARGET/hello" > "$dir/wrk-hello.txt" 2>&1 &
   PIDS=($!)
-  wrk -t1 -c4 -d8s --timeout 10s -s bench/status-count.lua "http://127.0.0.1:$TARGET/slow?ms=300" > "$dir/wrk-slow.txt" 2>&1 &
+  wrk -t1 -c4 -d8s --timeout 10s -s "$BENCH_DIR/status-count.lua" "http://127.0.0.1:$TARGET/slow?ms=300" > "$dir/wrk-slow.txt" 2>&1 &
   PIDS+=($!)
   curl -fs -X POST "http://127.0.0.1:$PORT/imports?rows=30&count=3" > /dev/null || true
   curl -fs -X POST "http://127.0.0.1:$PORT/notify?count=3" > /dev/null || true

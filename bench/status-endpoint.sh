@@ -6,32 +6,31 @@
 #   bench/status-endpoint.sh [jobs] [calls]     (defaults: 10000 jobs, 200 calls)
 #
 # Needs only a JDK and curl. Prints one line: RESULT jobs=... median_ms=... p95_ms=...
+# It fails instead, with the end of the app's log, if the app exits before it is ready
+# or is not ready within READY_TIMEOUT seconds (120).
+#
+# Environment: JAVA_HOME (default: java on PATH), JAVA_OPTS, APP_ARGS (extra arguments
+# for the app), PORT [18090].
 set -euo pipefail
-cd "$(dirname "$0")/.."
 
 JOBS=${1:-10000}
 CALLS=${2:-200}
 PORT=${PORT:-18090}
-JAR=demo-app/target/graceful-shutdown-demo-app-0.1.0-SNAPSHOT.jar
-OUT=bench/results/$(date +%Y%m%d-%H%M%S)-status-endpoint
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+OUT=$BENCH_DIR/results/$(date +%Y%m%d-%H%M%S)-status-endpoint
 mkdir -p "$OUT"
-[ -f "$JAR" ] || ./mvnw -B -q install -DskipTests
+ensure_jar
+require_free_port "$PORT"
+TMP=$(mktemp -d /tmp/status-endpoint.XXXXXX)
+trap_one_app
+copy_jar "$TMP"
 
-if (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null; then
-  echo "port $PORT is busy; set PORT=..." >&2
-  exit 1
-fi
-
-java -jar "$JAR" --server.port="$PORT" --demo.journal="$OUT/journal.log" \
-  --spring.lifecycle.timeout-per-shutdown-phase=2s --demo.import.row=100ms \
+# shellcheck disable=SC2086 # JAVA_OPTS and APP_ARGS are word lists
+"$JAVA" $JAVA_OPTS -jar "$TMP/demo-app.jar" --server.port="$PORT" --demo.journal="$OUT/journal.log" \
+  --spring.lifecycle.timeout-per-shutdown-phase=2s --demo.import.row=100ms ${APP_ARGS:-} \
   > "$OUT/app.log" 2>&1 &
 APP=$!
-trap 'kill -9 $APP 2>/dev/null || true' EXIT
-
-for _ in $(seq 1 120); do
-  curl -fs "http://127.0.0.1:$PORT/actuator/health/readiness" > /dev/null 2>&1 && break
-  sleep 0.5
-done
+await_readiness "$APP" "$PORT" "$OUT/app.log" "demo app"
 
 # Each import takes 600 rows x 100 ms = 60 s; four run at a time, the rest are queued,
 # and every one of them is a tracked, active job from the moment it is submitted.
@@ -50,8 +49,9 @@ STATS=$(sort -n "$OUT/calls.txt" | awk '{t[NR]=$1*1000; s=$2} END {
 
 # SIGTERM with every job still running at the 2 s deadline: the report stays bounded.
 START=$(date +%s%N)
-kill -TERM $APP
-wait $APP || true
+kill -TERM "$APP"
+wait "$APP" || true
+APP=
 EXIT_MS=$(( ($(date +%s%N) - START) / 1000000 ))
 REPORT_LINES=$(awk '/Shutdown deadline of/{p=1} p&&/Graceful shutdown TIMED_OUT/{print NR-s; exit} /Shutdown deadline of/{s=NR}' "$OUT/app.log")
 SUMMARY=$(grep -o 'Graceful shutdown TIMED_OUT.*' "$OUT/app.log" | cut -c1-200)
