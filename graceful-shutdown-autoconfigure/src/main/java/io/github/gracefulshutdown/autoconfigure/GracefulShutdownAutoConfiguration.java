@@ -82,12 +82,6 @@ public final class GracefulShutdownAutoConfiguration {
 							properties.getProgressLogInterval(), properties.isInterruptStragglers()));
 		}
 
-		@Bean
-		static ShutdownPhaseTimeoutPostProcessor shutdownPhaseTimeoutPostProcessor(
-				ObjectProvider<ShutdownCoordinator> shutdownCoordinator) {
-			return new ShutdownPhaseTimeoutPostProcessor(shutdownCoordinator);
-		}
-
 	}
 
 	/**

@@ -26,6 +26,8 @@ import org.springframework.boot.availability.ReadinessState;
 import org.springframework.context.ApplicationContext;
 import org.springframework.context.ApplicationContextAware;
 import org.springframework.context.SmartLifecycle;
+import org.springframework.context.support.AbstractApplicationContext;
+import org.springframework.context.support.DefaultLifecycleProcessor;
 
 /**
  * The shutdown sequence, top to bottom: everything between SIGTERM and the destruction
@@ -340,9 +342,28 @@ public final class ShutdownCoordinator implements SmartLifecycle, ApplicationCon
 		this.context = context;
 	}
 
+	/**
+	 * Starts, and gives this phase a timeout of its own: the lifecycle processor gives
+	 * every phase {@code timeout-per-shutdown-phase}, and with a drain delay on top it
+	 * would stop waiting for the sequence and destroy beans while jobs still finish. The
+	 * processor exists by now, since it is what calls {@code start()}.
+	 */
 	@Override
 	public void start() {
 		this.running.set(true);
+		ApplicationContext context = this.context;
+		if (context == null || !context.containsBean(AbstractApplicationContext.LIFECYCLE_PROCESSOR_BEAN_NAME)) {
+			return;
+		}
+		Object processor = context.getBean(AbstractApplicationContext.LIFECYCLE_PROCESSOR_BEAN_NAME);
+		if (processor instanceof DefaultLifecycleProcessor lifecycle) {
+			lifecycle.setTimeoutForShutdownPhase(PHASE, phaseTimeout().toMillis());
+		}
+		else {
+			logger.warn("The lifecycle processor is a " + processor.getClass().getName()
+					+ ", not a DefaultLifecycleProcessor; make sure it waits " + phaseTimeout() + " for phase "
+					+ PHASE + ", or shutdown may be cut short");
+		}
 	}
 
 	@Override
