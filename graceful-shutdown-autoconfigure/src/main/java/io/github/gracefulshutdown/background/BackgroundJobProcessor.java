@@ -3,10 +3,6 @@ package io.github.gracefulshutdown.background;
 import java.lang.reflect.Method;
 import java.lang.reflect.Modifier;
 import java.time.Duration;
-import java.util.ArrayDeque;
-import java.util.Arrays;
-import java.util.Deque;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
@@ -262,39 +258,11 @@ public class BackgroundJobProcessor implements BeanPostProcessor, SmartInitializ
 	private static Map<Method, Background> findBackgroundMethods(Class<?> type) {
 		// Most of an application's beans are Spring's own, and none of them declares a
 		// @Background method: walking their methods is most of the scan's startup cost.
-		if (type.getName().startsWith(SPRING_PACKAGE) || !AnnotationUtils.isCandidateClass(type, Background.class)
-				|| !hasAnnotatedMethod(type)) {
+		if (type.getName().startsWith(SPRING_PACKAGE) || !AnnotationUtils.isCandidateClass(type, Background.class)) {
 			return Map.of();
 		}
 		return MethodIntrospector.selectMethods(type, (MethodIntrospector.MetadataLookup<Background>) (
 				method) -> AnnotatedElementUtils.findMergedAnnotation(method, Background.class));
-	}
-
-	/**
-	 * Whether any method of the type, its superclasses or its interfaces carries an
-	 * annotation at all: the merged lookup below searches each method's hierarchy, and
-	 * costs far more than reading declared annotations, which most methods have none of.
-	 */
-	private static boolean hasAnnotatedMethod(Class<?> type) {
-		Deque<Class<?>> types = new ArrayDeque<>();
-		Set<Class<?>> seen = new HashSet<>();
-		types.add(type);
-		while (!types.isEmpty()) {
-			Class<?> current = types.poll();
-			if (!seen.add(current) || current.getName().startsWith("java.")) {
-				continue;
-			}
-			for (Method method : current.getDeclaredMethods()) {
-				if (method.getDeclaredAnnotations().length > 0) {
-					return true;
-				}
-			}
-			if (current.getSuperclass() != null) {
-				types.add(current.getSuperclass());
-			}
-			types.addAll(Arrays.asList(current.getInterfaces()));
-		}
-		return false;
 	}
 
 	private static void validate(String beanName, @Nullable BeanDefinition definition, Method method) {
