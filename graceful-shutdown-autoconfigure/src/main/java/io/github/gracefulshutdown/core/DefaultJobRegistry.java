@@ -74,7 +74,7 @@ public final class DefaultJobRegistry implements JobRegistry, ShutdownParticipan
 	public TrackedJob begin(String name, JobKind kind) {
 		Objects.requireNonNull(name, "name must not be null");
 		Objects.requireNonNull(kind, "kind must not be null");
-		Job job = new Job(this, name, kind, Thread.currentThread());
+		Job job = new Job(name, kind, Thread.currentThread());
 		if (kind == JobKind.BACKGROUND && this.backgroundJobs.putIfAbsent(name, job) != null) {
 			throw new IllegalArgumentException("A background job named '" + name + "' already exists");
 		}
@@ -223,13 +223,14 @@ public final class DefaultJobRegistry implements JobRegistry, ShutdownParticipan
 	 */
 	public List<JobInfo> jobs() {
 		List<JobInfo> jobs = new ArrayList<>();
+		boolean stopping = this.token.isShutdownRequested();
 		for (Job job : this.jobs.collect()) {
 			if (job.kind != JobKind.BACKGROUND) {
-				jobs.add(job.info());
+				jobs.add(job.info(stopping));
 			}
 		}
 		for (Job job : this.backgroundJobs.values()) {
-			jobs.add(job.info());
+			jobs.add(job.info(stopping));
 		}
 		jobs.sort(Comparator.comparing(JobInfo::startedAt));
 		return jobs;
@@ -302,19 +303,14 @@ public final class DefaultJobRegistry implements JobRegistry, ShutdownParticipan
 	 */
 	static final class Job extends InFlightTracker.Entry implements TrackedJob {
 
-		private final DefaultJobRegistry registry;
-
 		private final String name;
 
 		private final JobKind kind;
 
 		private volatile JobInfo.@Nullable Progress progress;
 
-		private volatile @Nullable Throwable failure;
-
-		Job(DefaultJobRegistry registry, String name, JobKind kind, Thread thread) {
+		Job(String name, JobKind kind, Thread thread) {
 			super(thread);
-			this.registry = registry;
 			this.name = name;
 			this.kind = kind;
 		}
@@ -343,10 +339,9 @@ public final class DefaultJobRegistry implements JobRegistry, ShutdownParticipan
 		@Override
 		public void fail(Throwable cause) {
 			Objects.requireNonNull(cause, "cause must not be null");
-			// Recorded before the end, so whoever sees the job FAILED also sees why; a
-			// close that wins the race leaves it STOPPED and the cause unread.
-			this.failure = cause;
-			end(JobState.FAILED);
+			// The cause is the end mark itself: whoever sees the job failed sees why, and
+			// a job carries no field for a failure that most jobs never have.
+			end(cause);
 		}
 
 		@Override
@@ -355,19 +350,20 @@ public final class DefaultJobRegistry implements JobRegistry, ShutdownParticipan
 		}
 
 		@Nullable Throwable failure() {
-			return (endMark() == JobState.FAILED) ? this.failure : null;
+			return (endMark() instanceof Throwable cause) ? cause : null;
 		}
 
-		JobState state() {
-			if (endMark() instanceof JobState end) {
-				return end;
+		JobState state(boolean stopping) {
+			Object end = endMark();
+			if (end != null) {
+				return (end instanceof Throwable) ? JobState.FAILED : JobState.STOPPED;
 			}
-			return this.registry.token.isShutdownRequested() ? JobState.STOPPING : JobState.RUNNING;
+			return stopping ? JobState.STOPPING : JobState.RUNNING;
 		}
 
-		JobInfo info() {
+		JobInfo info(boolean stopping) {
 			Throwable failure = failure();
-			return new JobInfo(this.name, this.kind, state(), startedAt(), this.progress,
+			return new JobInfo(this.name, this.kind, state(stopping), startedAt(), this.progress,
 					(failure != null) ? failure.toString() : null);
 		}
 
