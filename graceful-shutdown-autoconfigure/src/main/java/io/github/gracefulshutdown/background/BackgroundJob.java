@@ -12,6 +12,7 @@ import io.github.gracefulshutdown.ShutdownToken;
 import io.github.gracefulshutdown.TrackedJob;
 import io.github.gracefulshutdown.core.DefaultJobRegistry;
 import io.github.gracefulshutdown.core.JobKind;
+import io.github.gracefulshutdown.core.Units;
 import io.micrometer.observation.Observation;
 import io.micrometer.observation.ObservationRegistry;
 import org.apache.commons.logging.Log;
@@ -27,7 +28,7 @@ import org.springframework.util.ReflectionUtils;
  */
 final class BackgroundJob implements Runnable {
 
-	static final String RUNS_OBSERVATION = "graceful.shutdown.background.runs";
+	static final String RUNS_OBSERVATION = Units.BACKGROUND_RUNS;
 
 	private static final Log logger = LogFactory.getLog(BackgroundJob.class);
 

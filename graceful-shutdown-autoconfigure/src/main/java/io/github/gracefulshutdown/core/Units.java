@@ -1,8 +1,9 @@
 package io.github.gracefulshutdown.core;
 
 /**
- * The names of the participants that the endpoint and the meters single out, defined
- * once here rather than by the package that implements each participant.
+ * Names that two packages share, defined once here rather than by either: the
+ * participants that the endpoint and the meters single out, and the observation that
+ * the background jobs make and the meters register ahead.
  */
 public final class Units {
 
@@ -11,6 +12,12 @@ public final class Units {
 
 	/** What the job registry drains. */
 	public static final String JOB = "job";
+
+	/**
+	 * The observation of each run of a {@code @Background} method, and the timer Spring
+	 * Boot makes of it.
+	 */
+	public static final String BACKGROUND_RUNS = "graceful.shutdown.background.runs";
 
 	private Units() {
 	}

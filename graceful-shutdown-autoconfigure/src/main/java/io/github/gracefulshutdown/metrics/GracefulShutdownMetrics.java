@@ -38,7 +38,7 @@ import io.micrometer.core.instrument.binder.MeterBinder;
 public final class GracefulShutdownMetrics implements MeterBinder {
 
 	/** The name of the observation of {@code @Background} runs, and of its timer. */
-	public static final String BACKGROUND_RUNS = "graceful.shutdown.background.runs";
+	public static final String BACKGROUND_RUNS = Units.BACKGROUND_RUNS;
 
 	private final ShutdownCoordinator coordinator;
 
