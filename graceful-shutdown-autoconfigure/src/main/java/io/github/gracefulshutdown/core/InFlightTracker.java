@@ -148,14 +148,6 @@ public final class InFlightTracker<E extends InFlightTracker.Entry> {
 	}
 
 	/**
-	 * Returns whether the tracker has been sealed, by {@link #drain()} or {@link #close()}.
-	 * @return whether every {@code begin} is now refused
-	 */
-	public boolean isSealed() {
-		return this.state == SEALED;
-	}
-
-	/**
 	 * Returns whether the tracker was sealed empty by {@link #drain()}.
 	 * @return whether it drained
 	 */

@@ -153,25 +153,6 @@ class ShutdownCoordinatorTests {
 	}
 
 	@Test
-	void workBegunWhileDrainingIsAwaitedToo() throws Exception {
-		HandDrivenParticipant requests = new HandDrivenParticipant();
-		ShutdownCoordinator coordinator = coordinator(List.of(requests), Duration.ZERO, Duration.ofSeconds(10));
-		CountDownLatch stopped = new CountDownLatch(1);
-		coordinator.stop(stopped::countDown);
-		assertThat(requests.drainStarted.await(5, TimeUnit.SECONDS)).isTrue();
-		// A request still in flight hands work off, then completes.
-		CountDownLatch release = new CountDownLatch(1);
-		Runnable handedOff = this.registry.track("hand-off", () -> await(release));
-		new Thread(handedOff, "hand-off").start();
-		requests.finish(1);
-		Thread.sleep(200);
-		assertThat(stopped.getCount()).as("waits for work begun while draining").isOne();
-		release.countDown();
-		assertThat(stopped.await(5, TimeUnit.SECONDS)).isTrue();
-		assertThat(coordinator.state()).isEqualTo(ShutdownState.COMPLETED);
-	}
-
-	@Test
 	void aParticipantThatFailsCountsAsDrainedWhileJobsAreStillAwaited(CapturedOutput output) throws Exception {
 		ShutdownParticipant failing = new HandDrivenParticipant() {
 
@@ -223,7 +204,8 @@ class ShutdownCoordinatorTests {
 	}
 
 	@Test
-	void theRegistryIsSealedOnlyOnceEveryOtherParticipantHasDrained() throws Exception {
+	void workBegunWhileDrainingIsAwaitedAndTheRegistryIsSealedOnlyOnceEveryOtherParticipantHasDrained()
+			throws Exception {
 		HandDrivenParticipant requests = new HandDrivenParticipant();
 		ShutdownCoordinator coordinator = coordinator(List.of(requests), Duration.ZERO, Duration.ofSeconds(10));
 		CountDownLatch stopped = new CountDownLatch(1);
@@ -232,11 +214,13 @@ class ShutdownCoordinatorTests {
 		// Empty while requests still drain: a request may yet hand work off, so new work
 		// is still accepted, and awaited.
 		Thread.sleep(100);
-		TrackedJob handedOff = this.registry.begin("hand-off");
+		CountDownLatch release = new CountDownLatch(1);
+		Runnable handedOff = this.registry.track("hand-off", () -> await(release));
+		new Thread(handedOff, "hand-off").start();
 		requests.finish(2);
 		Thread.sleep(100);
 		assertThat(stopped.getCount()).as("waits for the work the requests handed off").isOne();
-		handedOff.close();
+		release.countDown();
 		assertThat(stopped.await(5, TimeUnit.SECONDS)).isTrue();
 		assertThat(coordinator.state()).isEqualTo(ShutdownState.COMPLETED);
 		assertThatExceptionOfType(ShutdownInProgressException.class).isThrownBy(() -> this.registry.begin("late"))
