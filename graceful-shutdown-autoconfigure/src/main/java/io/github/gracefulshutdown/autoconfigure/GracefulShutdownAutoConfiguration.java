@@ -8,6 +8,7 @@ import io.github.gracefulshutdown.background.BackgroundJobProcessor;
 import io.github.gracefulshutdown.core.CancellableToken;
 import io.github.gracefulshutdown.core.DefaultJobRegistry;
 import io.github.gracefulshutdown.core.ShutdownCoordinator;
+import io.github.gracefulshutdown.core.ShutdownWatchdog;
 import io.micrometer.observation.ObservationRegistry;
 
 import org.springframework.beans.factory.ObjectProvider;
@@ -33,7 +34,7 @@ import org.springframework.context.annotation.Configuration;
  * {@code @Background} methods are validated but not started, which is logged as a
  * warning naming each of them.
  */
-@AutoConfiguration(after = LifecycleAutoConfiguration.class)
+@AutoConfiguration(after = { LifecycleAutoConfiguration.class, GracefulShutdownLifecycleAutoConfiguration.class })
 public final class GracefulShutdownAutoConfiguration {
 
 	static final String TIMEOUT_PROPERTY = "spring.lifecycle.timeout-per-shutdown-phase";
@@ -75,11 +76,13 @@ public final class GracefulShutdownAutoConfiguration {
 		@ConditionalOnMissingBean
 		ShutdownCoordinator shutdownCoordinator(CancellableToken shutdownToken, DefaultJobRegistry jobRegistry,
 				ObjectProvider<ShutdownParticipant> participants, GracefulShutdownProperties properties,
-				LifecycleProperties lifecycle) {
+				LifecycleProperties lifecycle, ObjectProvider<ShutdownWatchdog> watchdog) {
 			properties.validate();
 			return new ShutdownCoordinator(shutdownToken, jobRegistry, participants.orderedStream().toList(),
 					new ShutdownCoordinator.Settings(properties.getDrainDelay(), deadline(lifecycle),
-							properties.getProgressLogInterval(), properties.isInterruptStragglers()));
+							properties.getProgressLogInterval(), properties.isInterruptStragglers(),
+							properties.getWatchdogMargin()),
+					watchdog.getIfAvailable());
 		}
 
 	}

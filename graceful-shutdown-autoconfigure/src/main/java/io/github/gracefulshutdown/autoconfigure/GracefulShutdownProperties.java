@@ -60,6 +60,13 @@ public final class GracefulShutdownProperties {
 	private final SecondSignal secondSignal;
 
 	/**
+	 * How long the rest of the shutdown (later lifecycle phases, bean destruction, other
+	 * JVM shutdown hooks) may outlive drain-delay + deadline before a watchdog logs what
+	 * blocks and halts the JVM with status 124. The sum is the budget stated at startup.
+	 */
+	private final Duration watchdogMargin;
+
+	/**
 	 * Creates the properties; {@link #validate()} rejects values that make no sense.
 	 * @param enabled whether to enable graceful shutdown
 	 * @param drainDelay how long to keep serving before draining
@@ -68,11 +75,12 @@ public final class GracefulShutdownProperties {
 	 * @param restartBackoff backoff before restarting a failed job
 	 * @param trackAsync whether @Async and @Scheduled executions are tracked
 	 * @param secondSignal what a second signal during shutdown does
+	 * @param watchdogMargin how long the shutdown may outlive drain-delay + deadline
 	 */
 	public GracefulShutdownProperties(@DefaultValue("true") boolean enabled, @DefaultValue("0s") Duration drainDelay,
 			@DefaultValue("true") boolean interruptStragglers, @DefaultValue("1s") Duration progressLogInterval,
 			@DefaultValue RestartBackoff restartBackoff, @DefaultValue("true") boolean trackAsync,
-			@DefaultValue("auto") SecondSignal secondSignal) {
+			@DefaultValue("auto") SecondSignal secondSignal, @DefaultValue("5s") Duration watchdogMargin) {
 		this.enabled = enabled;
 		this.drainDelay = drainDelay;
 		this.interruptStragglers = interruptStragglers;
@@ -80,6 +88,7 @@ public final class GracefulShutdownProperties {
 		this.restartBackoff = restartBackoff;
 		this.trackAsync = trackAsync;
 		this.secondSignal = secondSignal;
+		this.watchdogMargin = watchdogMargin;
 	}
 
 	/**
@@ -91,6 +100,7 @@ public final class GracefulShutdownProperties {
 	void validate() {
 		requireNotNegative("drain-delay", this.drainDelay);
 		requirePositive("progress-log-interval", this.progressLogInterval);
+		requirePositive("watchdog-margin", this.watchdogMargin);
 		this.restartBackoff.validate();
 	}
 
@@ -120,6 +130,10 @@ public final class GracefulShutdownProperties {
 
 	public SecondSignal getSecondSignal() {
 		return this.secondSignal;
+	}
+
+	public Duration getWatchdogMargin() {
+		return this.watchdogMargin;
 	}
 
 	/**

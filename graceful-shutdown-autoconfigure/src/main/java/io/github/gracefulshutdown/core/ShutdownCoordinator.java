@@ -8,7 +8,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -25,23 +24,35 @@ import org.springframework.boot.availability.AvailabilityChangeEvent;
 import org.springframework.boot.availability.ReadinessState;
 import org.springframework.context.ApplicationContext;
 import org.springframework.context.ApplicationContextAware;
+import org.springframework.context.ApplicationListener;
 import org.springframework.context.SmartLifecycle;
+import org.springframework.context.event.ContextClosedEvent;
 import org.springframework.context.support.AbstractApplicationContext;
 import org.springframework.context.support.DefaultLifecycleProcessor;
+import org.springframework.core.Ordered;
 
 /**
- * The shutdown sequence, top to bottom: everything between SIGTERM and the destruction
- * of beans is in {@link #shutDown()}.
+ * The shutdown sequence, top to bottom: everything between SIGTERM and the last bean
+ * destroyed is in {@link #shutDown()} and {@link #contextClosed()}.
  * <p>
- * It is a {@link SmartLifecycle} in phase {@link #PHASE}, so the context stops it before
- * Spring Boot's own web-server graceful shutdown (MAX - 1024) and before a separate
- * management server closes (MAX - 1536). {@link #stop(Runnable)} returns at once and
- * runs the sequence on a thread named {@code graceful-shutdown}; the context then waits
- * for that thread's callback, for at most {@link #phaseTimeout()}, so later phases and
- * bean destruction only run once the sequence has ended and finishing jobs still have
- * their data sources, producers and caches.
+ * The sequence starts as the root context begins to close, on its
+ * {@link ContextClosedEvent}, before the lifecycle processor stops any bean: Spring stops
+ * every phase above a lifecycle bean's own first, each on a timeout of its own (listener
+ * containers, the gRPC server and the STOMP handler at {@code Integer.MAX_VALUE}, Kafka
+ * at {@code MAX - 100}), so a sequence started from a phase would come after them and add
+ * to their time. The closing thread waits for the sequence on a thread named
+ * {@code graceful-shutdown}, for at most its budget; then the lifecycle phases and bean
+ * destruction run, with only what is left of the budget
+ * ({@link BudgetedLifecycleProcessor}), and a {@link ShutdownWatchdog} halts the JVM if
+ * the process outlives the budget and a margin. The verdict is given once the context
+ * has finished closing, so that {@code COMPLETED} means nothing was still running.
+ * <p>
+ * It is still a {@link SmartLifecycle}, in phase {@link #PHASE}: started with the context,
+ * its stop waits for the sequence, and a context that is stopped without being closed
+ * runs the sequence from there.
  */
-public final class ShutdownCoordinator implements SmartLifecycle, ApplicationContextAware {
+public final class ShutdownCoordinator
+		implements SmartLifecycle, ApplicationContextAware, ApplicationListener<ContextClosedEvent>, Ordered {
 
 	/**
 	 * The lifecycle phase: after beans in the default phase have stopped and before
@@ -66,8 +77,16 @@ public final class ShutdownCoordinator implements SmartLifecycle, ApplicationCon
 
 	private final Settings settings;
 
+	private final @Nullable ShutdownWatchdog watchdog;
+
 	private final AtomicBoolean running = new AtomicBoolean();
 
+	private final AtomicBoolean begun = new AtomicBoolean();
+
+	// The sequence's own end, which the closing thread waits for.
+	private final CompletableFuture<Void> sequenceEnded = new CompletableFuture<>();
+
+	// The verdict, once the context has closed.
 	private final CompletableFuture<ShutdownState> finished = new CompletableFuture<>();
 
 	private volatile @Nullable ApplicationContext context;
@@ -76,14 +95,21 @@ public final class ShutdownCoordinator implements SmartLifecycle, ApplicationCon
 
 	private volatile @Nullable Instant startedAt;
 
+	private volatile long startNanos;
+
 	private volatile @Nullable Instant deadline;
 
 	private volatile @Nullable Instant finishedAt;
 
 	private volatile List<InFlight> stragglers = List.of();
 
+	private volatile @Nullable ShutdownState drainOutcome;
+
+	private volatile String drainedCounts = "";
+
 	/**
-	 * Creates a coordinator.
+	 * Creates a coordinator that gives its verdict as soon as its sequence ends, with no
+	 * watch on the rest of the context's close.
 	 * @param token the token to cancel when draining starts
 	 * @param jobs the registry, drained once everything else has drained
 	 * @param participants whatever else to drain, such as the web server; the registry,
@@ -92,6 +118,21 @@ public final class ShutdownCoordinator implements SmartLifecycle, ApplicationCon
 	 */
 	public ShutdownCoordinator(CancellableToken token, DefaultJobRegistry jobs, List<ShutdownParticipant> participants,
 			Settings settings) {
+		this(token, jobs, participants, settings, null);
+	}
+
+	/**
+	 * Creates a coordinator.
+	 * @param token the token to cancel when draining starts
+	 * @param jobs the registry, drained once everything else has drained
+	 * @param participants whatever else to drain, such as the web server; the registry,
+	 * if listed, is taken out
+	 * @param settings the timings
+	 * @param watchdog what bounds the rest of the context's close and says when it has
+	 * ended, or {@code null} to give the verdict as the sequence ends
+	 */
+	public ShutdownCoordinator(CancellableToken token, DefaultJobRegistry jobs, List<ShutdownParticipant> participants,
+			Settings settings, @Nullable ShutdownWatchdog watchdog) {
 		this.token = Objects.requireNonNull(token, "token must not be null");
 		this.jobs = Objects.requireNonNull(jobs, "jobs must not be null");
 		this.servers = participants.stream().filter((participant) -> participant != jobs).toList();
@@ -99,13 +140,15 @@ public final class ShutdownCoordinator implements SmartLifecycle, ApplicationCon
 		all.add(jobs);
 		this.participants = List.copyOf(all);
 		this.settings = Objects.requireNonNull(settings, "settings must not be null");
+		this.watchdog = watchdog;
+		if (watchdog != null) {
+			watchdog.onContextClosed(this::contextClosed);
+		}
 	}
 
 	// ---- The sequence -------------------------------------------------------------
 
 	private void shutDown() {
-		long startNanos = System.nanoTime();
-		this.startedAt = Instant.now();
 		refuseTraffic();
 		keepServingForDrainDelay();
 
@@ -121,9 +164,14 @@ public final class ShutdownCoordinator implements SmartLifecycle, ApplicationCon
 		this.state = ShutdownState.DRAINING;
 		boolean drained = await(drainEverything(), deadlineNanos, report);
 
-		String counts = report.drained();
-		List<InFlight> stragglers = drained ? List.of() : abandonStragglers();
-		finish(drained ? ShutdownState.COMPLETED : ShutdownState.TIMED_OUT, startNanos, counts, stragglers);
+		this.drainedCounts = report.drained();
+		if (!drained) {
+			this.stragglers = abandonStragglers();
+			this.state = ShutdownState.TIMED_OUT;
+		}
+		this.drainOutcome = drained ? ShutdownState.COMPLETED : ShutdownState.TIMED_OUT;
+		// The rest of the context (later lifecycle phases, bean destruction) closes now,
+		// and the verdict waits for it.
 	}
 
 	private void refuseTraffic() {
@@ -235,19 +283,40 @@ public final class ShutdownCoordinator implements SmartLifecycle, ApplicationCon
 		return List.copyOf(left);
 	}
 
-	private void finish(ShutdownState outcome, long startNanos, String counts, List<InFlight> stragglers) {
-		Duration took = Duration.ofNanos(System.nanoTime() - startNanos);
-		Instant startedAt = Objects.requireNonNull(this.startedAt);
-		this.stragglers = stragglers;
-		this.finishedAt = startedAt.plus(took);
+	/**
+	 * The verdict, once the context has finished closing (or as the sequence ends, with no
+	 * watchdog): {@code COMPLETED} only if the sequence drained everything and nothing
+	 * was still running when the context closed; otherwise what was still running is
+	 * named. It is the last line the process logs.
+	 */
+	private void contextClosed() {
+		if (!this.begun.get() || this.finished.isDone()) {
+			return;
+		}
+		List<String> stillRunning = new ArrayList<>();
+		if (this.drainOutcome == null) {
+			stillRunning.add("the shutdown sequence itself");
+		}
+		if (this.watchdog != null) {
+			this.watchdog.stillStopping().forEach((bean) -> stillRunning.add("stopping " + bean));
+		}
+		String inFlight = ShutdownReport.stillInFlight(this.participants);
+		if (!inFlight.isEmpty()) {
+			stillRunning.add(inFlight);
+		}
+		ShutdownState outcome = (this.drainOutcome == ShutdownState.COMPLETED && stillRunning.isEmpty())
+				? ShutdownState.COMPLETED : ShutdownState.TIMED_OUT;
+		Duration took = Duration.ofNanos(System.nanoTime() - this.startNanos);
+		this.finishedAt = Objects.requireNonNull(this.startedAt).plus(took);
 		this.state = outcome;
-		String summary = ShutdownReport.summary(outcome, took, counts, stragglers);
+		String summary = ShutdownReport.summary(outcome, took, this.drainedCounts, this.stragglers, stillRunning);
 		if (outcome == ShutdownState.COMPLETED) {
 			logger.info(summary);
 		}
 		else {
 			logger.warn(summary);
 		}
+		this.finished.complete(outcome);
 	}
 
 	// ---- What others read ---------------------------------------------------------
@@ -327,15 +396,30 @@ public final class ShutdownCoordinator implements SmartLifecycle, ApplicationCon
 	}
 
 	/**
-	 * Returns how long the context must wait for this coordinator's phase: the drain
-	 * delay, the deadline, and a margin for the report.
-	 * @return the phase timeout
+	 * Returns how long the closing thread waits for the sequence: the drain delay, the
+	 * deadline, and a margin for the report.
+	 * @return the longest the sequence takes
 	 */
 	public Duration phaseTimeout() {
 		return this.settings.drainDelay().plus(this.settings.timeout()).plus(REPORT_MARGIN);
 	}
 
-	// ---- SmartLifecycle -----------------------------------------------------------
+	/**
+	 * Describes the budget as the startup line states it: {@code drain-delay 5 s +
+	 * deadline 30 s + margin 5 s = 40 s}.
+	 * @return the description
+	 */
+	public String describeBudget() {
+		Duration total = this.settings.drainDelay().plus(this.settings.timeout()).plus(this.settings.watchdogMargin());
+		return "drain-delay " + seconds(this.settings.drainDelay()) + " + deadline " + seconds(this.settings.timeout())
+				+ " + margin " + seconds(this.settings.watchdogMargin()) + " = " + seconds(total);
+	}
+
+	private static String seconds(Duration duration) {
+		return (duration.toMillis() % 1000 == 0) ? duration.toSeconds() + " s" : ShutdownReport.format(duration);
+	}
+
+	// ---- Lifecycle ----------------------------------------------------------------
 
 	@Override
 	public void setApplicationContext(ApplicationContext context) {
@@ -343,14 +427,16 @@ public final class ShutdownCoordinator implements SmartLifecycle, ApplicationCon
 	}
 
 	/**
-	 * Starts, and gives this phase a timeout of its own: the lifecycle processor gives
-	 * every phase {@code timeout-per-shutdown-phase}, and with a drain delay on top it
-	 * would stop waiting for the sequence and destroy beans while jobs still finish. The
-	 * processor exists by now, since it is what calls {@code start()}.
+	 * Starts, and states the budget once. The closing thread waits for the sequence
+	 * before the lifecycle processor stops anything, so this phase's own timeout matters
+	 * only to a context that is stopped without being closed: it gets the whole budget.
 	 */
 	@Override
 	public void start() {
 		this.running.set(true);
+		Duration total = this.settings.drainDelay().plus(this.settings.timeout()).plus(this.settings.watchdogMargin());
+		logger.info("Graceful shutdown budget: " + describeBudget() + "; terminationGracePeriodSeconds must be at least "
+				+ (long) Math.ceil(total.toMillis() / 1000.0));
 		ApplicationContext context = this.context;
 		if (context == null || !context.containsBean(AbstractApplicationContext.LIFECYCLE_PROCESSOR_BEAN_NAME)) {
 			return;
@@ -359,18 +445,52 @@ public final class ShutdownCoordinator implements SmartLifecycle, ApplicationCon
 		if (processor instanceof DefaultLifecycleProcessor lifecycle) {
 			lifecycle.setTimeoutForShutdownPhase(PHASE, phaseTimeout().toMillis());
 		}
-		else {
-			logger.warn("The lifecycle processor is a " + processor.getClass().getName()
-					+ ", not a DefaultLifecycleProcessor; make sure it waits " + phaseTimeout() + " for phase "
-					+ PHASE + ", or shutdown may be cut short");
+		if (!(processor instanceof BudgetedLifecycleProcessor)) {
+			logger.warn("The lifecycle processor is a " + processor.getClass().getName() + ", not ours: lifecycle "
+					+ "phases after the shutdown sequence each get their own timeout rather than what is left of "
+					+ "the budget, and a bean still stopping when the context closes is not named in the verdict");
 		}
 	}
 
+	/**
+	 * Runs the sequence as the root context begins to close, before any lifecycle bean
+	 * stops, and holds the close until it ends. The management child's close, which comes
+	 * later, is not ours to act on.
+	 */
 	@Override
-	public void stop(Runnable callback) {
-		if (!this.running.compareAndSet(true, false)) {
-			callback.run();
+	public void onApplicationEvent(ContextClosedEvent event) {
+		if (event.getApplicationContext() != this.context) {
 			return;
+		}
+		begin();
+		try {
+			this.sequenceEnded.get(phaseTimeout().toNanos(), TimeUnit.NANOSECONDS);
+		}
+		catch (TimeoutException ex) {
+			logger.error("The shutdown sequence has not ended within " + ShutdownReport.format(phaseTimeout())
+					+ "; closing the context anyway");
+		}
+		catch (ExecutionException ex) {
+			// The sequence's stage never fails: its thread completes it in a finally block.
+			throw new IllegalStateException(ex.getCause());
+		}
+		catch (InterruptedException ex) {
+			Thread.currentThread().interrupt();
+		}
+	}
+
+	/**
+	 * Starts the sequence once, on a thread of its own, with the watchdog armed first.
+	 */
+	private void begin() {
+		if (!this.running.compareAndSet(true, false) || !this.begun.compareAndSet(false, true)) {
+			return;
+		}
+		this.startNanos = System.nanoTime();
+		this.startedAt = Instant.now();
+		if (this.watchdog != null) {
+			this.watchdog.arm(this.settings.drainDelay().plus(this.settings.timeout()), this.settings.watchdogMargin(),
+					describeBudget());
 		}
 		Thread thread = new Thread(() -> {
 			try {
@@ -378,21 +498,36 @@ public final class ShutdownCoordinator implements SmartLifecycle, ApplicationCon
 			}
 			catch (RuntimeException | Error ex) {
 				logger.error("Graceful shutdown failed", ex);
+				this.drainOutcome = ShutdownState.TIMED_OUT;
 			}
 			finally {
-				this.finished.complete(this.state);
-				callback.run();
+				if (this.watchdog == null) {
+					contextClosed();
+				}
+				this.sequenceEnded.complete(null);
 			}
 		}, "graceful-shutdown");
 		thread.start();
 	}
 
 	@Override
+	public void stop(Runnable callback) {
+		begin();
+		if (!this.begun.get()) {
+			callback.run();
+			return;
+		}
+		this.sequenceEnded.whenComplete((ignored, ex) -> callback.run());
+	}
+
+	@Override
 	public void stop() {
-		CountDownLatch stopped = new CountDownLatch(1);
-		stop(stopped::countDown);
+		begin();
 		try {
-			stopped.await();
+			this.sequenceEnded.get();
+		}
+		catch (ExecutionException ex) {
+			throw new IllegalStateException(ex.getCause());
 		}
 		catch (InterruptedException ex) {
 			Thread.currentThread().interrupt();
@@ -416,6 +551,15 @@ public final class ShutdownCoordinator implements SmartLifecycle, ApplicationCon
 	}
 
 	/**
+	 * First among the listeners to the close: executors that shut down early on it must
+	 * still accept the work that requests hand off while they drain.
+	 */
+	@Override
+	public int getOrder() {
+		return Ordered.HIGHEST_PRECEDENCE;
+	}
+
+	/**
 	 * The timings of the sequence.
 	 *
 	 * @param drainDelay how long to keep serving after readiness flips, before draining
@@ -423,19 +567,39 @@ public final class ShutdownCoordinator implements SmartLifecycle, ApplicationCon
 	 * @param progressLogInterval how often to log what is still in flight
 	 * @param interruptStragglers whether to interrupt the threads of work still in flight
 	 * at the deadline
+	 * @param watchdogMargin how long the rest of the close may outlive drain-delay +
+	 * deadline before the watchdog halts the JVM
 	 */
 	public record Settings(Duration drainDelay, Duration timeout, Duration progressLogInterval,
-			boolean interruptStragglers) {
+			boolean interruptStragglers, Duration watchdogMargin) {
+
+		/**
+		 * The watchdog's margin unless one is given.
+		 */
+		public static final Duration DEFAULT_WATCHDOG_MARGIN = Duration.ofSeconds(5);
 
 		/**
 		 * Checks the timings.
-		 * @throws IllegalArgumentException if a duration is negative, or the timeout or
-		 * the interval is zero
+		 * @throws IllegalArgumentException if a duration is negative, or the timeout, the
+		 * interval or the margin is zero
 		 */
 		public Settings {
 			requireNotNegative(drainDelay, "drainDelay");
 			requirePositive(timeout, "timeout");
 			requirePositive(progressLogInterval, "progressLogInterval");
+			requirePositive(watchdogMargin, "watchdogMargin");
+		}
+
+		/**
+		 * Timings with the default watchdog margin.
+		 * @param drainDelay how long to keep serving before draining
+		 * @param timeout the one deadline for draining everything
+		 * @param progressLogInterval how often to log what is still in flight
+		 * @param interruptStragglers whether to interrupt stragglers at the deadline
+		 */
+		public Settings(Duration drainDelay, Duration timeout, Duration progressLogInterval,
+				boolean interruptStragglers) {
+			this(drainDelay, timeout, progressLogInterval, interruptStragglers, DEFAULT_WATCHDOG_MARGIN);
 		}
 
 		private static void requirePositive(Duration duration, String name) {
