@@ -75,15 +75,19 @@ public final class ShutdownWatchdog implements DestructionAwareBeanPostProcessor
 	private volatile @Nullable String budget;
 
 	/**
-	 * Creates a watchdog that halts the JVM with {@link Runtime#halt(int)}.
+	 * Creates a watchdog that flushes the logs and halts the JVM with
+	 * {@link Runtime#halt(int)}.
 	 */
 	public ShutdownWatchdog() {
-		this((status) -> Runtime.getRuntime().halt(status));
+		this((status) -> {
+			flushLogs();
+			Runtime.getRuntime().halt(status);
+		});
 	}
 
 	/**
 	 * Creates a watchdog.
-	 * @param halt ends the process with the given status
+	 * @param halt ends the process with the given status, once the ERROR block is logged
 	 */
 	public ShutdownWatchdog(IntConsumer halt) {
 		this.halt = Objects.requireNonNull(halt, "halt must not be null");
@@ -124,7 +128,6 @@ public final class ShutdownWatchdog implements DestructionAwareBeanPostProcessor
 			return;
 		}
 		logger.error(whatBlocks());
-		flushLogs();
 		this.halt.accept(HALT_STATUS);
 	}
 
@@ -261,10 +264,10 @@ public final class ShutdownWatchdog implements DestructionAwareBeanPostProcessor
 		}
 	}
 
-	private void flushLogs() {
+	private static void flushLogs() {
 		try {
 			// Spring Boot's own way to stop the logging system, which flushes its appenders.
-			Runnable shutdown = LoggingSystem.get(getClass().getClassLoader()).getShutdownHandler();
+			Runnable shutdown = LoggingSystem.get(ShutdownWatchdog.class.getClassLoader()).getShutdownHandler();
 			if (shutdown != null) {
 				shutdown.run();
 			}
