@@ -102,7 +102,7 @@ public final class ShutdownWatchdog implements DestructionAwareBeanPostProcessor
 	 * the budget before the JVM is halted
 	 * @param describeBudget the budget as the startup line states it
 	 */
-	public void arm(Duration budget, Duration margin, String describeBudget) {
+	void arm(Duration budget, Duration margin, String describeBudget) {
 		if (this.closingThread != null) {
 			return;
 		}
@@ -162,7 +162,7 @@ public final class ShutdownWatchdog implements DestructionAwareBeanPostProcessor
 	 * @return descriptions such as {@code bean 'consumer' (phase 2147483647), stopping
 	 * for 3.02 s}
 	 */
-	public List<String> stillStopping() {
+	List<String> stillStopping() {
 		long now = System.nanoTime();
 		return this.stopping.stream().sorted((a, b) -> Long.compare(a.sinceNanos, b.sinceNanos))
 				.map((entry) -> entry.describe(now)).toList();
@@ -172,7 +172,7 @@ public final class ShutdownWatchdog implements DestructionAwareBeanPostProcessor
 	 * Registers what to run once the context has finished closing.
 	 * @param action the action
 	 */
-	public void onContextClosed(Runnable action) {
+	void onContextClosed(Runnable action) {
 		this.onClosed.add(action);
 	}
 
