@@ -64,6 +64,9 @@ class ShutdownStatusIT {
 
 	private static final Pattern PROGRESS_LINE = Pattern.compile("draining: .*import-1 \\d+%.* s left");
 
+	/** The coordinator's line as the sequence ends, before the rest of the context closes. */
+	private static final String SEQUENCE_ENDED = "Shutdown sequence ended in ";
+
 	private static final Pattern LOG_TIMESTAMP = Pattern.compile("^(\\S+)\\s");
 
 	private static final JsonMapper JSON = JsonMapper.builder()
@@ -202,6 +205,10 @@ class ShutdownStatusIT {
 			String context = "\npolls:\n" + describe(polls) + app.tail(60);
 			String summary = E2eFixture.summary(lines, context);
 			long summaryAt = logTime(summary) - sigtermEpochMillis;
+			// The verdict comes once the context has closed, after the management child: the
+			// endpoint must answer until the sequence has ended, which its own line says.
+			String sequenceEnd = lines.stream().filter((line) -> line.contains(SEQUENCE_ENDED)).findFirst().orElse(null);
+			long sequenceEndAt = (sequenceEnd != null) ? logTime(sequenceEnd) - sigtermEpochMillis : -1;
 			long progressLines = lines.stream().filter((line) -> PROGRESS_LINE.matcher(line).find()).count();
 
 			List<Poll> answered = polls.stream().filter((poll) -> poll.outcome().kind() == Kind.RESPONSE).toList();
@@ -238,7 +245,8 @@ class ShutdownStatusIT {
 
 			System.out.printf("E2E-METRIC shutdown-status: states=%s, pollsAnsweredDuringShutdown=%d/%d (200: %d,"
 					+ " DRAINING: %d), firstDrainingAt=+%s ms, lastAnswerAt=+%s ms, endpointUnreachable=%s,"
-					+ " stoppedPolling=%s, summaryAt=+%d ms, maxInFlightRequests=%d, import-1 STOPPING percents=%s,"
+					+ " stoppedPolling=%s, sequenceEndAt=+%d ms, summaryAt=+%d ms, maxInFlightRequests=%d,"
+					+ " import-1 STOPPING percents=%s,"
 					+ " drainingPollsWithRunningJobs=%d,"
 					+ " mainPortProbe=%s in %s ms (state before: %s), slowRequest=%s, progressLines=%d,"
 					+ " exitAfterSigterm=%d ms, exitValue=%d%n",
@@ -246,7 +254,8 @@ class ShutdownStatusIT {
 					draining.isEmpty() ? "-" : draining.get(0).atMillis(),
 					(lastAnswer != null) ? lastAnswer.atMillis() : "-",
 					(unreachable != null) ? unreachable.outcome().brief() + " at +" + unreachable.atMillis() + " ms" : "no",
-					stoppedBecause, summaryAt, maxInFlightRequests, percentRange(stoppingPercents), drainingWithRunningJobs,
+					stoppedBecause, sequenceEndAt, summaryAt, maxInFlightRequests, percentRange(stoppingPercents),
+					drainingWithRunningJobs,
 					(mainPortProbe != null) ? mainPortProbe.brief() : "not probed",
 					(mainPortProbe != null) ? mainPortProbe.elapsed().toMillis() : "-", stateBeforeProbe,
 					slowOutcome.brief(), progressLines, exitTime.toMillis(), app.exitValue());
@@ -276,12 +285,13 @@ class ShutdownStatusIT {
 					.as("import-1 progress advances while draining: " + stoppingPercents)
 					.isGreaterThan(stoppingPercents.get(0));
 			}
-			if (unreachable != null) {
+			softly.assertThat(sequenceEnd).as("the line '" + SEQUENCE_ENDED + "...'").isNotNull();
+			if (unreachable != null && sequenceEnd != null) {
 				// The management child context closes only after the sequence has ended.
 				softly.assertThat(unreachable.atMillis())
-					.as("the endpoint stopped answering (" + unreachable.outcome() + ") only after the summary, logged at +"
-							+ summaryAt + " ms")
-					.isGreaterThanOrEqualTo(summaryAt);
+					.as("the endpoint stopped answering (" + unreachable.outcome()
+							+ ") only after the sequence ended, logged at +" + sequenceEndAt + " ms")
+					.isGreaterThanOrEqualTo(sequenceEndAt);
 			}
 
 			// Meanwhile the main port refuses new connections.

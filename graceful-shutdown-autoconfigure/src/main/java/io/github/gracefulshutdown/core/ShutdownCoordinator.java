@@ -170,6 +170,11 @@ public final class ShutdownCoordinator
 			this.state = ShutdownState.TIMED_OUT;
 		}
 		this.drainOutcome = drained ? ShutdownState.COMPLETED : ShutdownState.TIMED_OUT;
+		// Said now, not only in the verdict: if the rest of the close blocks and the
+		// watchdog halts, this line is what tells whether the work drained.
+		Duration took = Duration.ofNanos(System.nanoTime() - this.startNanos);
+		logger.info("Shutdown sequence ended in " + ShutdownReport.format(took) + ": " + this.drainedCounts + ", "
+				+ ShutdownReport.count(this.stragglers.size(), "straggler") + "; closing the rest of the context");
 		// The rest of the context (later lifecycle phases, bean destruction) closes now,
 		// and the verdict waits for it.
 	}

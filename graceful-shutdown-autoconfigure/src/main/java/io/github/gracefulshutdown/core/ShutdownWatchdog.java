@@ -1,6 +1,7 @@
 package io.github.gracefulshutdown.core;
 
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -68,6 +69,8 @@ public final class ShutdownWatchdog implements DestructionAwareBeanPostProcessor
 
 	private volatile @Nullable Thread closingThread;
 
+	private volatile boolean contextClosed;
+
 	private volatile long armedAtNanos;
 
 	private volatile long budgetEndNanos;
@@ -127,7 +130,13 @@ public final class ShutdownWatchdog implements DestructionAwareBeanPostProcessor
 			Thread.currentThread().interrupt();
 			return;
 		}
-		logger.error(whatBlocks());
+		String block = whatBlocks();
+		logger.error(block);
+		if (this.contextClosed) {
+			// Spring Boot stops the logging system once the context has closed: what blocks
+			// now (another JVM shutdown hook) would be logged to nowhere.
+			System.err.println(Instant.now() + " ERROR " + ShutdownWatchdog.class.getName() + " : " + block);
+		}
 		this.halt.accept(HALT_STATUS);
 	}
 
@@ -194,6 +203,7 @@ public final class ShutdownWatchdog implements DestructionAwareBeanPostProcessor
 	 */
 	@Override
 	public void destroy() {
+		this.contextClosed = true;
 		this.destroying = null;
 		for (Runnable action : this.onClosed) {
 			try {
