@@ -245,27 +245,47 @@ public final class ShutdownWatchdog implements DestructionAwareBeanPostProcessor
 				.append(ShutdownReport.format(Duration.ofNanos(now - destroying.sinceNanos)));
 		}
 		Thread closing = this.closingThread;
-		List<Thread> others = new ArrayList<>();
-		for (Thread thread : Thread.getAllStackTraces().keySet()) {
-			// Non-daemon threads are what other shutdown hooks run on.
-			if (thread != closing && thread != Thread.currentThread() && !thread.isDaemon() && thread.isAlive()
-					&& !"DestroyJavaVM".equals(thread.getName())) {
-				others.add(thread);
-			}
-		}
 		if (closing != null && closing.isAlive()) {
-			appendThread(block, closing, "closing the context");
+			appendThread(block, closing, closing.getStackTrace(), "closing the context");
 		}
-		for (Thread other : others) {
-			appendThread(block, other, "another shutdown hook, or a non-daemon thread");
+		List<String> idle = new ArrayList<>();
+		Thread.getAllStackTraces().forEach((thread, stack) -> {
+			// Non-daemon threads are what other shutdown hooks run on.
+			if (thread == closing || thread == Thread.currentThread() || thread.isDaemon()
+					|| "DestroyJavaVM".equals(thread.getName())) {
+				return;
+			}
+			if (isIdlePoolWorker(stack)) {
+				idle.add(thread.getName());
+			}
+			else {
+				appendThread(block, thread, stack, "another shutdown hook, or a non-daemon thread");
+			}
+		});
+		if (!idle.isEmpty()) {
+			block.append("\n  and ").append(idle.size()).append(" idle pool thread").append((idle.size() == 1) ? "" : "s")
+				.append(", which block nothing: ").append(String.join(", ", idle));
 		}
 		return block.toString();
 	}
 
-	private static void appendThread(StringBuilder block, Thread thread, String role) {
+	/**
+	 * An executor's worker waiting for its next task: it holds nothing up, and listing its
+	 * stack would only make the reader look for a cause where there is none.
+	 */
+	private static boolean isIdlePoolWorker(StackTraceElement[] stack) {
+		for (int i = 0; i < Math.min(stack.length, 12); i++) {
+			if (stack[i].getClassName().equals("java.util.concurrent.ThreadPoolExecutor")
+					&& stack[i].getMethodName().equals("getTask")) {
+				return true;
+			}
+		}
+		return false;
+	}
+
+	private static void appendThread(StringBuilder block, Thread thread, StackTraceElement[] stack, String role) {
 		block.append("\n  thread \"").append(thread.getName()).append("\" (").append(role).append("), ")
 				.append(thread.getState()).append(':');
-		StackTraceElement[] stack = thread.getStackTrace();
 		for (int i = 0; i < Math.min(stack.length, STACK_DEPTH); i++) {
 			block.append("\n      at ").append(stack[i]);
 		}
