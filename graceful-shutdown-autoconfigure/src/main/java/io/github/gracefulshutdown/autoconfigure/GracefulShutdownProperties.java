@@ -47,8 +47,10 @@ public final class GracefulShutdownProperties {
 	private final RestartBackoff restartBackoff;
 
 	/**
-	 * Whether @Async and @Scheduled executions on Spring Boot's auto-configured executor
-	 * and scheduler are tracked jobs.
+	 * Whether the tasks of every executor and scheduler bean are tracked jobs that
+	 * shutdown awaits: @Async and @Scheduled executions, on Spring Boot's executor and
+	 * scheduler or on the application's own, and every other task submitted to them.
+	 * Executor beans that cannot be tracked are named in a warning at startup.
 	 */
 	private final boolean trackAsync;
 
@@ -73,7 +75,7 @@ public final class GracefulShutdownProperties {
 	 * @param interruptStragglers whether to interrupt stragglers at the deadline
 	 * @param progressLogInterval how often to log progress while draining
 	 * @param restartBackoff backoff before restarting a failed job
-	 * @param trackAsync whether @Async and @Scheduled executions are tracked
+	 * @param trackAsync whether the tasks of executor and scheduler beans are tracked
 	 * @param secondSignal what a second signal during shutdown does
 	 * @param watchdogMargin how long the shutdown may outlive drain-delay + deadline
 	 */

@@ -1,5 +1,6 @@
 /**
- * Tracks {@code @Async} and {@code @Scheduled} executions as jobs.
+ * Tracks the tasks of executor and scheduler beans, {@code @Async} and {@code @Scheduled}
+ * executions among them, as jobs.
  */
 @NullMarked
 package io.github.gracefulshutdown.task;
