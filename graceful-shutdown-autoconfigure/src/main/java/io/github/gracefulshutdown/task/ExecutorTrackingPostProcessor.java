@@ -6,8 +6,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.function.BiFunction;
-import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 import io.github.gracefulshutdown.ShutdownToken;
@@ -109,23 +107,26 @@ public final class ExecutorTrackingPostProcessor implements BeanPostProcessor, B
 	@Override
 	public Object postProcessBeforeInitialization(Object bean, String beanName) throws BeansException {
 		if (bean instanceof ThreadPoolTaskExecutor executor) {
-			if (decorate(executor, beanName, executor::setTaskDecorator, this::asyncTracking)) {
+			TaskDecorator tracking = tracking(executor, beanName);
+			if (tracking != null) {
+				executor.setTaskDecorator(tracking);
 				executor.setAcceptTasksAfterContextClose(true);
 			}
 		}
 		else if (bean instanceof ThreadPoolTaskScheduler scheduler) {
-			if (decorate(scheduler, beanName, scheduler::setTaskDecorator,
-					(existing, name) -> schedulerTracking(scheduler, existing, name))) {
+			TaskDecorator tracking = tracking(scheduler, beanName);
+			if (tracking != null) {
+				scheduler.setTaskDecorator(tracking);
 				scheduler.setAcceptTasksAfterContextClose(true);
 			}
 		}
-		else if (bean instanceof SimpleAsyncTaskScheduler scheduler) {
-			// It accepts tasks until it is closed, when its bean is destroyed.
-			decorate(scheduler, beanName, scheduler::setTaskDecorator,
-					(existing, name) -> schedulerTracking(scheduler, existing, name));
-		}
 		else if (bean instanceof SimpleAsyncTaskExecutor executor) {
-			decorate(executor, beanName, executor::setTaskDecorator, this::asyncTracking);
+			// SimpleAsyncTaskScheduler too. Both accept tasks until they are closed, when
+			// their bean is destroyed.
+			TaskDecorator tracking = tracking(executor, beanName);
+			if (tracking != null) {
+				executor.setTaskDecorator(tracking);
+			}
 		}
 		return bean;
 	}
@@ -187,20 +188,11 @@ public final class ExecutorTrackingPostProcessor implements BeanPostProcessor, B
 				|| bean instanceof SimpleAsyncTaskExecutor;
 	}
 
-	private TaskDecorator asyncTracking(@Nullable TaskDecorator existing, String beanName) {
-		return new AsyncTaskTracking(this.registry, existing, beanName);
-	}
-
-	private TaskDecorator schedulerTracking(Object scheduler, @Nullable TaskDecorator existing, String beanName) {
-		return new SchedulerTaskTracking(scheduler, beanName, this.registry, this.token, existing);
-	}
-
 	/**
-	 * Sets our decorator, made from the one the executor has.
-	 * @return whether the executor is tracked
+	 * Returns our decorator for the executor, around the one it has.
+	 * @return the decorator, or {@code null} if the executor cannot be tracked
 	 */
-	private boolean decorate(Object executor, String beanName, Consumer<TaskDecorator> setter,
-			BiFunction<@Nullable TaskDecorator, String, TaskDecorator> tracking) {
+	private @Nullable TaskDecorator tracking(Object executor, String beanName) {
 		TaskDecorator existing;
 		try {
 			existing = decoratorOf(executor);
@@ -211,16 +203,18 @@ public final class ExecutorTrackingPostProcessor implements BeanPostProcessor, B
 					"Its TaskDecorator could not be read (" + ex + "), and replacing it would drop yours",
 					"Track each task with JobRegistry.track(name, task), and report this with your Spring Framework "
 							+ "version.");
-			return false;
+			return null;
 		}
 		if (existing instanceof AsyncTaskTracking ours) {
 			// Made by Spring Boot's builder, with the starter's customizer.
-			setter.accept(ours.named(beanName));
+			return ours.named(beanName);
 		}
-		else if (!(existing instanceof SchedulerTaskTracking)) {
-			setter.accept(tracking.apply(existing, beanName));
+		if (existing instanceof SchedulerTaskTracking) {
+			return existing;
 		}
-		return true;
+		return (executor instanceof TaskScheduler)
+				? new SchedulerTaskTracking(executor, beanName, this.registry, this.token, existing)
+				: new AsyncTaskTracking(this.registry, existing, beanName);
 	}
 
 	private @Nullable TaskDecorator decoratorOf(Object executor) {
