@@ -241,8 +241,8 @@ class ExecutorBeansTrackingTests {
 
 	@Test
 	void workHandedToTheUsersOwnExecutorsWhileDrainingIsAcceptedAndAwaited() {
-		// Without the starter, a ThreadPoolTaskScheduler rejects tasks from the moment the
-		// context starts to close, and nothing would wait for a task it accepted.
+		// Untracked, nothing would wait for these tasks: bean destruction would interrupt
+		// them.
 		this.runner.withUserConfiguration(OwnThreadPoolTaskExecutor.class, OwnThreadPoolTaskScheduler.class)
 			.run((context) -> {
 				AtomicInteger ran = new AtomicInteger();
