@@ -54,6 +54,7 @@ import org.springframework.scheduling.annotation.Scheduled;
 import org.springframework.scheduling.annotation.SchedulingConfigurer;
 import org.springframework.scheduling.concurrent.ConcurrentTaskExecutor;
 import org.springframework.scheduling.concurrent.SimpleAsyncTaskScheduler;
+import org.springframework.scheduling.concurrent.ThreadPoolExecutorFactoryBean;
 import org.springframework.scheduling.concurrent.ThreadPoolTaskExecutor;
 import org.springframework.scheduling.concurrent.ThreadPoolTaskScheduler;
 import org.springframework.scheduling.config.ScheduledTaskRegistrar;
@@ -137,6 +138,22 @@ class ExecutorBeansTrackingTests {
 			assertThat(all).extracting(Future::get).containsExactly(1, 2);
 			assertThat(registry(context).whenEmpty()).succeedsWithin(WAIT);
 			assertThat(registry(context).completedCount()).hasValue(4);
+		});
+	}
+
+	@Test
+	void anExecutorServiceMadeBySpringsFactoryBeanIsWrappedAndItsFactoryKeepsAcceptingTasksAfterClose() {
+		this.runner.withUserConfiguration(FactoryMadeExecutorService.class).run((context) -> {
+			ExecutorService pool = context.getBean("pool", ExecutorService.class);
+			assertThat(pool).isInstanceOf(TrackedExecutorService.class);
+			assertThat(ReflectionTestUtils.getField(context.getBean("&pool"), "acceptTasksAfterContextClose"))
+				.isEqualTo(true);
+			Gate gate = new Gate();
+			pool.execute(gate::pass);
+			assertThat(gate.awaitStarted(1)).isTrue();
+			assertThat(jobs(context)).containsExactly(tuple("pool", JobKind.ASYNC));
+			gate.open();
+			assertThat(registry(context).whenEmpty()).succeedsWithin(WAIT);
 		});
 	}
 
@@ -535,6 +552,16 @@ class ExecutorBeansTrackingTests {
 		@Bean
 		ExecutorService pool() {
 			return Executors.newFixedThreadPool(1);
+		}
+
+	}
+
+	@Configuration(proxyBeanMethods = false)
+	static class FactoryMadeExecutorService {
+
+		@Bean
+		ThreadPoolExecutorFactoryBean pool() {
+			return new ThreadPoolExecutorFactoryBean();
 		}
 
 	}
