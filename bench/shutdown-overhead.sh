@@ -20,7 +20,7 @@
 # are counted separately.
 #
 # At the end it runs the token wake-latency unit test
-#   ./mvnw -B -o -q -pl graceful-shutdown-autoconfigure test -Dtest=ShutdownTokenTests
+#   ./mvnw -B -o -q -pl graceful-shutdown-autoconfigure test -Dtest=CancellableTokenTests
 # and picks up its "token wake latency: median ..." line (TOKEN_TEST=0 skips it).
 #
 # Prints one line:
@@ -122,13 +122,13 @@ AFTER=$(awk 'NR > 1 { s += $9 } END { print s + 0 }' "$OUT/runs.txt")
 
 TOKEN=skipped
 if [[ $TOKEN_TEST == 1 ]]; then
-	log "running ShutdownTokenTests for the token wake latency"
-	if (cd "$ROOT" && ./mvnw -B -o -q -pl graceful-shutdown-autoconfigure test -Dtest=ShutdownTokenTests) >"$OUT/token-test.log" 2>&1; then
+	log "running CancellableTokenTests for the token wake latency"
+	if (cd "$ROOT" && ./mvnw -B -o -q -pl graceful-shutdown-autoconfigure test -Dtest=CancellableTokenTests) >"$OUT/token-test.log" 2>&1; then
 		TOKEN=$(grep -o 'token wake latency: .*' "$OUT/token-test.log" | head -n1 | sed 's/token wake latency: //; s/ /_/g')
 		[[ -n $TOKEN ]] || TOKEN=not-printed
 	else
 		TOKEN=test-failed
-		log "ShutdownTokenTests failed; see $OUT/token-test.log"
+		log "CancellableTokenTests failed; see $OUT/token-test.log"
 	fi
 fi
 

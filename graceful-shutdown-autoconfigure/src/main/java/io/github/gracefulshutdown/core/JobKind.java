@@ -14,10 +14,10 @@ public enum JobKind {
 	/** Work begun through {@link JobRegistry#begin(String)} or its conveniences. */
 	TRACKED,
 
-	/** An {@code @Async} execution on Spring Boot's auto-configured executor. */
+	/** A task submitted to an executor bean ({@code @Async} included), whoever built it. */
 	ASYNC,
 
-	/** A {@code @Scheduled} execution on Spring Boot's auto-configured scheduler. */
+	/** A {@code @Scheduled} execution, or a delayed or periodic run on a scheduler bean. */
 	SCHEDULED
 
 }
