@@ -468,6 +468,10 @@ public final class ShutdownCoordinator
 			return;
 		}
 		begin();
+		if (!this.begun.get()) {
+			// Never started: there is nothing of ours to drain.
+			return;
+		}
 		try {
 			this.sequenceEnded.get(phaseTimeout().toNanos(), TimeUnit.NANOSECONDS);
 		}

@@ -20,6 +20,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
 
 import org.springframework.boot.test.system.CapturedOutput;
 import org.springframework.boot.test.system.OutputCaptureExtension;
+import org.springframework.context.event.ContextClosedEvent;
+import org.springframework.context.support.GenericApplicationContext;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatExceptionOfType;
@@ -88,6 +90,19 @@ class ShutdownCoordinatorTests {
 
 	private void ignoresTheToken() throws InterruptedException {
 		Thread.sleep(60_000);
+	}
+
+	@Test
+	void aCloseOfAContextWhoseCoordinatorNeverStartedNeitherDrainsNorWaits() {
+		ShutdownCoordinator coordinator = new ShutdownCoordinator(this.token, this.registry, List.of(),
+				new ShutdownCoordinator.Settings(Duration.ZERO, Duration.ofSeconds(30), Duration.ofSeconds(1), true));
+		GenericApplicationContext context = new GenericApplicationContext();
+		coordinator.setApplicationContext(context);
+		long start = System.nanoTime();
+		coordinator.onApplicationEvent(new ContextClosedEvent(context));
+		assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(1));
+		assertThat(coordinator.state()).isEqualTo(ShutdownState.RUNNING);
+		assertThat(this.token.isShutdownRequested()).isFalse();
 	}
 
 	@Test
