@@ -322,11 +322,18 @@ final class DemoProcess implements AutoCloseable {
 	 * @return the port
 	 */
 	int awaitHttpPort(Duration timeout) throws InterruptedException {
-		String line = awaitLine("Tomcat's 'started on port' line", (candidate) -> HTTP_PORT.matcher(candidate).find(),
-				timeout);
+		return tomcatPort(awaitLine("Tomcat's 'started on port' line", (candidate) -> tomcatPort(candidate) > 0,
+				timeout));
+	}
+
+	/**
+	 * Returns the port a {@code Tomcat started on port N (http)} line names.
+	 * @param line a log line
+	 * @return the port, or -1 if the line is not one of those
+	 */
+	static int tomcatPort(String line) {
 		Matcher matcher = HTTP_PORT.matcher(line);
-		matcher.find();
-		return Integer.parseInt(matcher.group(1));
+		return matcher.find() ? Integer.parseInt(matcher.group(1)) : -1;
 	}
 
 	/**

@@ -1,6 +1,7 @@
 package io.github.gracefulshutdown.demo;
 
 import java.io.IOException;
+import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -186,11 +187,33 @@ final class E2eFixture {
 	 * @throws AssertionError if the answer is not a 200
 	 */
 	static JsonNode shutdownStatus(int port) {
-		RawHttp.Outcome outcome = get(port, STATUS_PATH);
+		return json(port, STATUS_PATH);
+	}
+
+	/**
+	 * Reads a JSON answer.
+	 * @param port the app's port
+	 * @param path the path
+	 * @return the JSON answer
+	 * @throws AssertionError if the answer is not a 200
+	 */
+	static JsonNode json(int port, String path) {
+		RawHttp.Outcome outcome = get(port, path);
 		if (!outcome.isStatus(200)) {
-			throw new AssertionError("GET " + STATUS_PATH + ": " + outcome);
+			throw new AssertionError("GET " + path + ": " + outcome);
 		}
 		return JsonMapper.shared().readTree(outcome.body());
+	}
+
+	/**
+	 * Returns a port that was free a moment ago, for a server the app starts on a port
+	 * given up front (a separate management server).
+	 * @return the port
+	 */
+	static int freePort() throws IOException {
+		try (ServerSocket socket = new ServerSocket(0)) {
+			return socket.getLocalPort();
+		}
 	}
 
 	/**

@@ -1,7 +1,5 @@
 package io.github.gracefulshutdown.demo;
 
-import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -39,8 +37,6 @@ class OwnExecutorIT {
 
 	private static final int NOTIFICATIONS = 3;
 
-	private static final Pattern HTTP_PORT = Pattern.compile("Tomcat started on port (\\d+) \\(http\\)");
-
 	private static final Pattern JOBS_STOPPED = Pattern.compile("(\\d+) jobs? stopped");
 
 	@TempDir
@@ -50,7 +46,7 @@ class OwnExecutorIT {
 	@Timeout(value = 120, unit = TimeUnit.SECONDS)
 	void sigtermAwaitsAsyncWorkOnTheApplicationsOwnExecutor() throws Exception {
 		Path journal = this.tempDir.resolve("journal.log");
-		int managementPort = freePort();
+		int managementPort = E2eFixture.freePort();
 		try (DemoProcess app = DemoProcess.start("own-executor",
 				List.of("--demo.journal=" + journal, "--demo.own-executor.enabled=true",
 						"--demo.async.unit=" + ASYNC_MS + "ms", "--demo.scheduled.enabled=false",
@@ -59,17 +55,18 @@ class OwnExecutorIT {
 						"--management.server.port=" + managementPort,
 						"--management.endpoints.web.exposure.include=shutdownStatus,beans"))) {
 			app.awaitLine("the management Tomcat's 'started on port " + managementPort + "' line",
-					(line) -> port(line) == managementPort, STARTUP_TIMEOUT);
-			int port = port(app.awaitLine("the main Tomcat's 'started on port' line",
-					(line) -> port(line) > 0 && port(line) != managementPort, STARTUP_TIMEOUT));
+					(line) -> DemoProcess.tomcatPort(line) == managementPort, STARTUP_TIMEOUT);
+			int port = DemoProcess.tomcatPort(app.awaitLine("the main Tomcat's 'started on port' line",
+					(line) -> DemoProcess.tomcatPort(line) > 0 && DemoProcess.tomcatPort(line) != managementPort,
+					STARTUP_TIMEOUT));
 			app.awaitLine("Started 2 background jobs: [", STARTUP_TIMEOUT);
-			JsonNode beans = json(managementPort, "/actuator/beans");
+			JsonNode beans = E2eFixture.json(managementPort, "/actuator/beans");
 
 			HttpResponse<String> queued = E2eFixture.post(port, "/notify?count=" + NOTIFICATIONS);
 			// The first runs, the others wait in the executor's queue: SIGTERM now.
 			app.awaitJournal(journal, "the first notification started", (read) -> !read.spans("notify").isEmpty(),
 					Duration.ofSeconds(10));
-			JsonNode before = json(managementPort, E2eFixture.STATUS_PATH);
+			JsonNode before = E2eFixture.json(managementPort, E2eFixture.STATUS_PATH);
 			long sigtermAt = app.sigterm();
 
 			// Until the endpoint stops answering: what it said while draining.
@@ -160,23 +157,5 @@ class OwnExecutorIT {
 		return types;
 	}
 
-	private static JsonNode json(int port, String path) {
-		RawHttp.Outcome outcome = E2eFixture.get(port, path);
-		if (!outcome.isStatus(200)) {
-			throw new AssertionError("GET " + path + ": " + outcome);
-		}
-		return JsonMapper.shared().readTree(outcome.body());
-	}
-
-	private static int freePort() throws IOException {
-		try (ServerSocket socket = new ServerSocket(0)) {
-			return socket.getLocalPort();
-		}
-	}
-
-	private static int port(String line) {
-		Matcher matcher = HTTP_PORT.matcher(line);
-		return matcher.find() ? Integer.parseInt(matcher.group(1)) : -1;
-	}
 
 }

@@ -1,7 +1,5 @@
 package io.github.gracefulshutdown.demo;
 
-import java.io.IOException;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -60,8 +58,6 @@ class ShutdownStatusIT {
 
 	private static final String STATUS_PATH = "/actuator/shutdown-status";
 
-	private static final Pattern HTTP_PORT = Pattern.compile("Tomcat started on port (\\d+) \\(http\\)");
-
 	private static final Pattern PROGRESS_LINE = Pattern.compile("draining: .*import-1 \\d+%.* s left");
 
 	/** The coordinator's line as the sequence ends, before the rest of the context closes. */
@@ -80,7 +76,7 @@ class ShutdownStatusIT {
 	@Timeout(value = 120, unit = TimeUnit.SECONDS)
 	void statusEndpointOnTheManagementPortFollowsTheWholeShutdown() throws Exception {
 		Path journal = this.tempDir.resolve("journal.log");
-		int managementPort = freePort();
+		int managementPort = E2eFixture.freePort();
 		ExecutorService client = Executors.newSingleThreadExecutor((task) -> {
 			Thread thread = new Thread(task, "slow-client");
 			thread.setDaemon(true);
@@ -93,9 +89,10 @@ class ShutdownStatusIT {
 			app.awaitLine("Started 2 background jobs: [", STARTUP_TIMEOUT);
 			// Both Tomcats log 'started on port N (http)': the management one with the port we chose.
 			app.awaitLine("the management Tomcat's 'started on port " + managementPort + "' line",
-					(line) -> port(line) == managementPort, Duration.ofSeconds(5));
-			int port = port(app.awaitLine("the main Tomcat's 'started on port' line",
-					(line) -> port(line) > 0 && port(line) != managementPort, Duration.ofSeconds(5)));
+					(line) -> DemoProcess.tomcatPort(line) == managementPort, Duration.ofSeconds(5));
+			int port = DemoProcess.tomcatPort(app.awaitLine("the main Tomcat's 'started on port' line",
+					(line) -> DemoProcess.tomcatPort(line) > 0 && DemoProcess.tomcatPort(line) != managementPort,
+					Duration.ofSeconds(5)));
 			SoftAssertions softly = new SoftAssertions();
 
 			// (1) Before SIGTERM: RUNNING, the two background jobs, then a tracked import with progress.
@@ -318,16 +315,6 @@ class ShutdownStatusIT {
 		}
 	}
 
-	private static int freePort() throws IOException {
-		try (ServerSocket socket = new ServerSocket(0)) {
-			return socket.getLocalPort();
-		}
-	}
-
-	private static int port(String line) {
-		Matcher matcher = HTTP_PORT.matcher(line);
-		return matcher.find() ? Integer.parseInt(matcher.group(1)) : -1;
-	}
 
 	private static Outcome get(int port, String path) {
 		return Outcome.of(() -> {
