@@ -7,14 +7,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.OptionalLong;
-import java.util.concurrent.AbstractExecutorService;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 import io.github.gracefulshutdown.JobRegistry;
@@ -380,25 +378,20 @@ public final class DefaultJobRegistry implements JobRegistry, ShutdownParticipan
 
 	/**
 	 * An executor service whose every task is a tracked job from the moment it is
-	 * submitted. Shutting it down, awaiting it and the like go to the executor it wraps.
+	 * submitted.
 	 */
-	private final class TrackedExecutorService extends AbstractExecutorService {
-
-		private final String name;
-
-		private final ExecutorService delegate;
+	private final class TrackedExecutorService extends DelegatingExecutorService {
 
 		TrackedExecutorService(String name, ExecutorService delegate) {
-			this.name = name;
-			this.delegate = delegate;
+			super(name, delegate);
 		}
 
 		@Override
 		public void execute(Runnable command) {
 			// submit() and invokeAll() come here too, through AbstractExecutorService.
-			TrackedJob job = queued(begin(this.name));
+			TrackedJob job = queued(begin(name()));
 			try {
-				this.delegate.execute(() -> {
+				delegate().execute(() -> {
 					try (job) {
 						runAs(job, command);
 					}
@@ -409,36 +402,6 @@ public final class DefaultJobRegistry implements JobRegistry, ShutdownParticipan
 				job.close();
 				throw ex;
 			}
-		}
-
-		@Override
-		public void shutdown() {
-			this.delegate.shutdown();
-		}
-
-		@Override
-		public List<Runnable> shutdownNow() {
-			return this.delegate.shutdownNow();
-		}
-
-		@Override
-		public boolean isShutdown() {
-			return this.delegate.isShutdown();
-		}
-
-		@Override
-		public boolean isTerminated() {
-			return this.delegate.isTerminated();
-		}
-
-		@Override
-		public boolean awaitTermination(long timeout, TimeUnit unit) throws InterruptedException {
-			return this.delegate.awaitTermination(timeout, unit);
-		}
-
-		@Override
-		public String toString() {
-			return "tracked '" + this.name + "' " + this.delegate;
 		}
 
 	}
