@@ -406,7 +406,7 @@ public final class ShutdownCoordinator
 	 * @return the longest the sequence takes
 	 */
 	public Duration phaseTimeout() {
-		return this.settings.drainDelay().plus(this.settings.timeout()).plus(REPORT_MARGIN);
+		return this.settings.budget().plus(REPORT_MARGIN);
 	}
 
 	/**
@@ -415,9 +415,8 @@ public final class ShutdownCoordinator
 	 * @return the description
 	 */
 	public String describeBudget() {
-		Duration total = this.settings.drainDelay().plus(this.settings.timeout()).plus(this.settings.watchdogMargin());
 		return "drain-delay " + seconds(this.settings.drainDelay()) + " + deadline " + seconds(this.settings.timeout())
-				+ " + margin " + seconds(this.settings.watchdogMargin()) + " = " + seconds(total);
+				+ " + margin " + seconds(this.settings.watchdogMargin()) + " = " + seconds(this.settings.exitBound());
 	}
 
 	private static String seconds(Duration duration) {
@@ -439,9 +438,8 @@ public final class ShutdownCoordinator
 	@Override
 	public void start() {
 		this.running.set(true);
-		Duration total = this.settings.drainDelay().plus(this.settings.timeout()).plus(this.settings.watchdogMargin());
 		logger.info("Graceful shutdown budget: " + describeBudget() + "; terminationGracePeriodSeconds must be at least "
-				+ (long) Math.ceil(total.toMillis() / 1000.0));
+				+ (long) Math.ceil(this.settings.exitBound().toMillis() / 1000.0));
 		ApplicationContext context = this.context;
 		if (context == null || !context.containsBean(AbstractApplicationContext.LIFECYCLE_PROCESSOR_BEAN_NAME)) {
 			return;
@@ -498,7 +496,7 @@ public final class ShutdownCoordinator
 		this.startNanos = System.nanoTime();
 		this.startedAt = Instant.now();
 		if (this.watchdog != null) {
-			this.watchdog.arm(this.settings.drainDelay().plus(this.settings.timeout()), this.settings.watchdogMargin(),
+			this.watchdog.arm(this.settings.budget(), this.settings.watchdogMargin(),
 					describeBudget());
 		}
 		Thread thread = new Thread(() -> {
@@ -609,6 +607,24 @@ public final class ShutdownCoordinator
 		public Settings(Duration drainDelay, Duration timeout, Duration progressLogInterval,
 				boolean interruptStragglers) {
 			this(drainDelay, timeout, progressLogInterval, interruptStragglers, DEFAULT_WATCHDOG_MARGIN);
+		}
+
+		/**
+		 * Returns the budget of the sequence: drain-delay + deadline. Lifecycle phases
+		 * after it get what is left of it.
+		 * @return the budget
+		 */
+		public Duration budget() {
+			return this.drainDelay.plus(this.timeout);
+		}
+
+		/**
+		 * Returns how long the process may live after shutdown begins: the budget and the
+		 * watchdog's margin.
+		 * @return the bound
+		 */
+		public Duration exitBound() {
+			return budget().plus(this.watchdogMargin);
 		}
 
 		private static void requirePositive(Duration duration, String name) {
