@@ -132,8 +132,8 @@ for ((i = 1; i <= RUNS; i++)); do
 	exit_ms=$(awk -v a="$t_exit" -v b="$t_kill" 'BEGIN { printf "%.1f", (a - b) / 1000 }')
 	over_ms=$(awk -v e="$exit_ms" -v b="$budget" 'BEGIN { printf "%.1f", e - b * 1000 }')
 	cut=$(awk '$1 == "START" { s[$2 " " $3] = 1 } $1 == "END" { delete s[$2 " " $3] } END { n = 0; for (k in s) n++; print n }' "$journal")
-	if grep -q 'is spent and the process is still alive after' "$applog"; then
-		ending=halt:$(grep -A1 'is spent and the process is still alive after' "$applog" | sed -n 2p | sed 's/^ *//' | cut -c1-60)
+	if grep -q 'is spent and the process is still alive' "$applog"; then
+		ending=halt:$(grep -A1 'is spent and the process is still alive' "$applog" | sed -n 2p | sed 's/^ *//' | cut -c1-60)
 	else
 		ending=$(grep -o 'Graceful shutdown [A-Z_]* in [0-9.]* s' "$applog" | tail -n1 | sed 's/Graceful shutdown //; s/ /_/g')
 		ending=${ending:-none}

@@ -226,9 +226,14 @@ public final class ShutdownWatchdog implements DestructionAwareBeanPostProcessor
 	 */
 	String whatBlocks() {
 		long now = System.nanoTime();
-		StringBuilder block = new StringBuilder("Graceful shutdown budget (").append(this.budget)
-			.append(") is spent and the process is still alive after ")
+		// A verdict of its own, and the last: whatever it halts is cut, even after the
+		// context's own verdict said that everything in the context had ended.
+		StringBuilder block = new StringBuilder("Graceful shutdown TIMED_OUT in ")
 			.append(ShutdownReport.format(Duration.ofNanos(now - this.armedAtNanos)))
+			.append(": the budget (")
+			.append(this.budget)
+			.append(") is spent and the process is still alive")
+			.append(this.contextClosed ? " after the context closed" : "")
 			.append("; halting with status ")
 			.append(HALT_STATUS)
 			.append(". What blocks:");

@@ -153,9 +153,9 @@ class OneBudgetTests {
 						Duration.ofMillis(3000));
 			});
 		assertThat(HALTS).containsExactly(ShutdownWatchdog.HALT_STATUS);
-		assertThat(output).contains("Graceful shutdown budget (drain-delay 0 s + deadline 0.30 s + margin 0.30 s = "
-				+ "0.60 s) is spent and the process is still alive after")
-			.contains("halting with status 124. What blocks:")
+		assertThat(output).containsPattern("Graceful shutdown TIMED_OUT in \\d+\\.\\d\\d s: the budget \\(drain-delay 0 s "
+				+ "\\+ deadline 0\\.30 s \\+ margin 0\\.30 s = 0\\.60 s\\) is spent and the process is still alive; "
+				+ "halting with status 124\\. What blocks:")
 			.contains("stopping bean 'blockingStop' (" + BlockingStop.class.getName() + ", phase 0), for ")
 			.containsPattern("thread \"[^\"]+\" \\(closing the context\\), \\w+:\\n(      at .*\\n)*?      at (app//)?"
 					+ BlockingStop.class.getName().replace("$", "\\$") + "\\.stop\\(");
