@@ -13,7 +13,8 @@ import org.jspecify.annotations.Nullable;
  * part; its shape follows Micronaut's {@code GracefulShutdownCapable}.
  * <p>
  * The sequence calls {@link #drain()} once, when draining starts, on every participant
- * at the same time, and waits for all the stages it returns. Until they complete it
+ * at the same time (as the shutdown starts, before the drain delay, for those whose
+ * {@link #drainsAtShutdownStart()} says so), and waits for all the stages it returns. Until they complete it
  * reads {@link #inFlightCount()} and {@link #inFlight()} for its progress log and the
  * status endpoint. If the deadline passes before every participant has drained, it
  * calls {@link #deadlinePassed()} once on each, reports what they return as stragglers,
@@ -44,6 +45,18 @@ public interface ShutdownParticipant {
 	 * rather than by polling
 	 */
 	CompletionStage<?> drain();
+
+	/**
+	 * Says whether {@link #drain()} is called as soon as the shutdown starts, before the
+	 * drain delay, rather than when draining starts after it. A message consumer says
+	 * yes: no load balancer routes messages away from it, so every message it fetches
+	 * during the delay is one more to finish before the deadline. A server that clients
+	 * reach through a load balancer says no, and keeps serving during the delay.
+	 * @return {@code true} to stop taking new work at once; {@code false} by default
+	 */
+	default boolean drainsAtShutdownStart() {
+		return false;
+	}
 
 	/**
 	 * Returns how many units are in flight now, if this participant counts them.

@@ -69,6 +69,14 @@ public final class GracefulShutdownProperties {
 	private final Duration watchdogMargin;
 
 	/**
+	 * When message listener containers (RabbitMQ, Kafka, JMS) stop fetching: 'immediately'
+	 * as the shutdown starts, since no load balancer routes messages away from a
+	 * consumer, or 'after-drain-delay', with the web server. Either way the messages in
+	 * flight finish inside the deadline.
+	 */
+	private final StopConsuming stopConsuming;
+
+	/**
 	 * Creates the properties; {@link #validate()} rejects values that make no sense.
 	 * @param enabled whether to enable graceful shutdown
 	 * @param drainDelay how long to keep serving before draining
@@ -78,11 +86,13 @@ public final class GracefulShutdownProperties {
 	 * @param trackAsync whether the tasks of executor and scheduler beans are tracked
 	 * @param secondSignal what a second signal during shutdown does
 	 * @param watchdogMargin how long the shutdown may outlive drain-delay + deadline
+	 * @param stopConsuming when message listener containers stop fetching
 	 */
 	public GracefulShutdownProperties(@DefaultValue("true") boolean enabled, @DefaultValue("0s") Duration drainDelay,
 			@DefaultValue("true") boolean interruptStragglers, @DefaultValue("1s") Duration progressLogInterval,
 			@DefaultValue RestartBackoff restartBackoff, @DefaultValue("true") boolean trackAsync,
-			@DefaultValue("auto") SecondSignal secondSignal, @DefaultValue("5s") Duration watchdogMargin) {
+			@DefaultValue("auto") SecondSignal secondSignal, @DefaultValue("5s") Duration watchdogMargin,
+			@DefaultValue("immediately") StopConsuming stopConsuming) {
 		this.enabled = enabled;
 		this.drainDelay = drainDelay;
 		this.interruptStragglers = interruptStragglers;
@@ -91,6 +101,7 @@ public final class GracefulShutdownProperties {
 		this.trackAsync = trackAsync;
 		this.secondSignal = secondSignal;
 		this.watchdogMargin = watchdogMargin;
+		this.stopConsuming = stopConsuming;
 	}
 
 	/**
@@ -136,6 +147,31 @@ public final class GracefulShutdownProperties {
 
 	public Duration getWatchdogMargin() {
 		return this.watchdogMargin;
+	}
+
+	public StopConsuming getStopConsuming() {
+		return this.stopConsuming;
+	}
+
+	/**
+	 * When message listener containers stop fetching.
+	 */
+	public enum StopConsuming {
+
+		/** As the shutdown starts, before the drain delay. */
+		IMMEDIATELY,
+
+		/** When draining starts, after the drain delay, as the web server does. */
+		AFTER_DRAIN_DELAY;
+
+		/**
+		 * Returns whether consumers stop as the shutdown starts.
+		 * @return {@code true} for {@link #IMMEDIATELY}
+		 */
+		public boolean atShutdownStart() {
+			return this == IMMEDIATELY;
+		}
+
 	}
 
 	/**

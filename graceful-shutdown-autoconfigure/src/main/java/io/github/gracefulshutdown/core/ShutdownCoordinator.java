@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
@@ -150,6 +151,12 @@ public final class ShutdownCoordinator
 
 	private void shutDown() {
 		refuseTraffic();
+		if (!this.settings.drainDelay().isZero()) {
+			this.state = ShutdownState.DRAIN_DELAY;
+		}
+		// Consumers first: nothing routes messages away from them during the delay.
+		ShutdownReport sinceSignal = new ShutdownReport(this.participants, this.jobs);
+		Map<ShutdownParticipant, CompletableFuture<?>> stoppedConsuming = stopConsuming(sinceSignal);
 		keepServingForDrainDelay();
 
 		// One budget for everything from here, not one per phase.
@@ -157,12 +164,13 @@ public final class ShutdownCoordinator
 		Instant deadline = Instant.now().plus(this.settings.timeout());
 		this.deadline = deadline;
 		ShutdownReport report = new ShutdownReport(this.participants, this.jobs);
+		report.countFrom(sinceSignal, stoppedConsuming.keySet());
 		logger.info("Draining " + report.inFlight() + " within " + ShutdownReport.format(this.settings.timeout()));
 
 		// Cancelled first, so nobody reads DRAINING while jobs still say RUNNING.
 		this.token.cancel(deadline);
 		this.state = ShutdownState.DRAINING;
-		boolean drained = await(drainEverything(), deadlineNanos, report);
+		boolean drained = await(drainEverything(stoppedConsuming), deadlineNanos, report);
 
 		this.drainedCounts = report.drained();
 		if (!drained) {
@@ -191,12 +199,30 @@ public final class ShutdownCoordinator
 		}
 	}
 
+	/**
+	 * Starts the drain of every participant that drains as the shutdown starts (message
+	 * consumers stop fetching); the rest of the sequence awaits them with the others.
+	 */
+	private Map<ShutdownParticipant, CompletableFuture<?>> stopConsuming(ShutdownReport report) {
+		Map<ShutdownParticipant, CompletableFuture<?>> started = new LinkedHashMap<>();
+		for (ShutdownParticipant participant : this.servers) {
+			if (participant.drainsAtShutdownStart()) {
+				started.put(participant, startDrain(participant));
+			}
+		}
+		if (!started.isEmpty()) {
+			logger.info("Shutdown requested: message consumers stopped fetching ("
+					+ ShutdownReport.count(started.size(), "participant") + "), finishing "
+					+ ShutdownReport.describeCounts(started.keySet()));
+		}
+		return started;
+	}
+
 	private void keepServingForDrainDelay() {
 		Duration delay = this.settings.drainDelay();
 		if (delay.isZero()) {
 			return;
 		}
-		this.state = ShutdownState.DRAIN_DELAY;
 		logger.info("Shutdown requested: still serving for drain-delay " + ShutdownReport.format(delay)
 				+ " while load balancers stop routing here");
 		try {
@@ -212,8 +238,10 @@ public final class ShutdownCoordinator
 	 * message still in flight hands off is begun before the registry is sealed, and so
 	 * awaited.
 	 */
-	private CompletableFuture<?> drainEverything() {
-		CompletableFuture<?>[] servers = this.servers.stream().map(this::startDrain).toArray(CompletableFuture[]::new);
+	private CompletableFuture<?> drainEverything(Map<ShutdownParticipant, CompletableFuture<?>> started) {
+		CompletableFuture<?>[] servers = this.servers.stream()
+			.map((participant) -> started.containsKey(participant) ? started.get(participant) : startDrain(participant))
+			.toArray(CompletableFuture[]::new);
 		return CompletableFuture.allOf(servers).thenCompose((ignored) -> startDrain(this.jobs));
 	}
 

@@ -2,6 +2,7 @@ package io.github.gracefulshutdown.core;
 
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -42,6 +43,19 @@ final class ShutdownReport {
 		this.jobs = jobs;
 		for (ShutdownParticipant participant : participants) {
 			completed(participant).ifPresent((count) -> this.completedBefore.put(participant, count));
+		}
+	}
+
+	/**
+	 * Counts what these participants complete from the time the earlier report started,
+	 * not this one: those that began draining before it, as message consumers do.
+	 */
+	void countFrom(ShutdownReport earlier, Iterable<ShutdownParticipant> participants) {
+		for (ShutdownParticipant participant : participants) {
+			Long before = earlier.completedBefore.get(participant);
+			if (before != null) {
+				this.completedBefore.put(participant, before);
+			}
 		}
 	}
 
@@ -170,6 +184,15 @@ final class ShutdownReport {
 	 * How much each counting participant has in flight, by name; participants that
 	 * share a name are added up.
 	 */
+	/**
+	 * What these participants have in flight, for those that count: {@code 2 messages}.
+	 */
+	static String describeCounts(Collection<ShutdownParticipant> participants) {
+		List<String> parts = new ArrayList<>();
+		inFlightCounts(List.copyOf(participants)).forEach((name, count) -> parts.add(count(count, name)));
+		return parts.isEmpty() ? "what is in flight" : String.join(", ", parts);
+	}
+
 	static Map<String, Long> inFlightCounts(List<ShutdownParticipant> participants) {
 		Map<String, Long> counts = new LinkedHashMap<>();
 		for (ShutdownParticipant participant : participants) {

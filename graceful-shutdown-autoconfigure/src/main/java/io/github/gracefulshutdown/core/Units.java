@@ -10,6 +10,12 @@ public final class Units {
 	/** What the web server drains. */
 	public static final String REQUEST = "request";
 
+	/** What a message listener container drains: one delivery, record or batch. */
+	public static final String MESSAGE = "message";
+
+	/** What the gRPC server drains. */
+	public static final String CALL = "call";
+
 	/** What the job registry drains. */
 	public static final String JOB = "job";
 

@@ -21,8 +21,10 @@ import io.micrometer.core.instrument.binder.MeterBinder;
  * Meters of graceful shutdown, every one registered when it is bound, so that all are
  * listed from startup rather than after the first shutdown:
  * <ul>
- * <li>{@code graceful.shutdown.requests.active}: requests in flight (with a counted web
- * server);</li>
+ * <li>{@code graceful.shutdown.requests.active}, {@code graceful.shutdown.messages.active},
+ * {@code graceful.shutdown.calls.active}: requests, messages and gRPC calls in flight, one
+ * gauge for each unit that a participant counts (a participant of your own named
+ * {@code upload} gets {@code graceful.shutdown.uploads.active});</li>
  * <li>{@code graceful.shutdown.jobs.active}, tag {@code kind}: active jobs;</li>
  * <li>{@code graceful.shutdown.state}: the {@link ShutdownState}'s ordinal, 0 =
  * RUNNING, 1 = DRAIN_DELAY, 2 = DRAINING, 3 = COMPLETED, 4 = TIMED_OUT;</li>
@@ -56,12 +58,15 @@ public final class GracefulShutdownMetrics implements MeterBinder {
 
 	@Override
 	public void bindTo(MeterRegistry meters) {
-		if (this.coordinator.inFlight().containsKey(Units.REQUEST)) {
-			Gauge.builder("graceful.shutdown.requests.active", this.coordinator,
-					(coordinator) -> coordinator.inFlight().getOrDefault(Units.REQUEST, 0L))
-				.description("Requests in flight")
-				.baseUnit("requests")
-				.register(meters);
+		// One gauge per counted unit: requests, messages, calls, and a user's own.
+		for (String unit : this.coordinator.inFlight().keySet()) {
+			if (!unit.equals(Units.JOB)) {
+				Gauge.builder("graceful.shutdown." + unit + "s.active", this.coordinator,
+						(coordinator) -> coordinator.inFlight().getOrDefault(unit, 0L))
+					.description(capitalized(unit) + "s in flight")
+					.baseUnit(unit + "s")
+					.register(meters);
+			}
 		}
 		for (JobKind kind : JobKind.values()) {
 			Gauge.builder("graceful.shutdown.jobs.active", this.registry, (registry) -> registry.activeCount(kind))
@@ -103,6 +108,10 @@ public final class GracefulShutdownMetrics implements MeterBinder {
 					.register(meters);
 			}
 		});
+	}
+
+	private static String capitalized(String unit) {
+		return unit.isEmpty() ? unit : Character.toUpperCase(unit.charAt(0)) + unit.substring(1);
 	}
 
 }

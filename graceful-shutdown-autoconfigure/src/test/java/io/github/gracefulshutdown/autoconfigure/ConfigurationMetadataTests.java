@@ -27,7 +27,8 @@ class ConfigurationMetadataTests {
 			"graceful-shutdown.drain-delay", "0s", "graceful-shutdown.interrupt-stragglers", true,
 			"graceful-shutdown.progress-log-interval", "1s", "graceful-shutdown.restart-backoff.initial", "1s",
 			"graceful-shutdown.restart-backoff.max", "1m", "graceful-shutdown.track-async", true,
-			"graceful-shutdown.second-signal", "auto", "graceful-shutdown.watchdog-margin", "5s");
+			"graceful-shutdown.second-signal", "auto", "graceful-shutdown.watchdog-margin", "5s",
+			"graceful-shutdown.stop-consuming", "immediately");
 
 	@Test
 	void everyPropertyIsDescribedWithItsDefault() throws IOException {

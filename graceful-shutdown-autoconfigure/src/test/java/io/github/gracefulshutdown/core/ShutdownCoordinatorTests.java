@@ -168,6 +168,28 @@ class ShutdownCoordinatorTests {
 	}
 
 	@Test
+	void consumersStopFetchingAtOnceAndWhatTheyFinishDuringTheDrainDelayCountsAsDrained(CapturedOutput output)
+			throws Exception {
+		HandDrivenParticipant consumer = new HandDrivenParticipant("message", true);
+		HandDrivenParticipant server = new HandDrivenParticipant("request", false);
+		ShutdownCoordinator coordinator = coordinator(List.of(consumer, server), Duration.ofMillis(500),
+				Duration.ofSeconds(10));
+		CountDownLatch stopped = new CountDownLatch(1);
+		coordinator.stop(stopped::countDown);
+		assertThat(consumer.drainStarted.await(5, TimeUnit.SECONDS)).isTrue();
+		assertThat(coordinator.state()).isEqualTo(ShutdownState.DRAIN_DELAY);
+		assertThat(server.drainStarted.getCount()).as("the server still serves during the delay").isOne();
+		// Finished during the delay, before draining starts: still drained, and counted.
+		consumer.finish(2);
+		assertThat(server.drainStarted.await(5, TimeUnit.SECONDS)).isTrue();
+		server.finish(1);
+		assertThat(stopped.await(5, TimeUnit.SECONDS)).isTrue();
+		assertThat(coordinator.state()).isEqualTo(ShutdownState.COMPLETED);
+		assertThat(output).contains("message consumers stopped fetching (1 participant), finishing ")
+			.contains("2 messages drained, 1 request drained, 0 jobs stopped, 0 stragglers");
+	}
+
+	@Test
 	void aParticipantThatFailsCountsAsDrainedWhileJobsAreStillAwaited(CapturedOutput output) throws Exception {
 		ShutdownParticipant failing = new HandDrivenParticipant() {
 
@@ -343,9 +365,27 @@ class ShutdownCoordinatorTests {
 
 		private final AtomicLong finished = new AtomicLong();
 
+		private final String name;
+
+		private final boolean atShutdownStart;
+
+		HandDrivenParticipant() {
+			this("request", false);
+		}
+
+		HandDrivenParticipant(String name, boolean atShutdownStart) {
+			this.name = name;
+			this.atShutdownStart = atShutdownStart;
+		}
+
 		@Override
 		public String name() {
-			return "request";
+			return this.name;
+		}
+
+		@Override
+		public boolean drainsAtShutdownStart() {
+			return this.atShutdownStart;
 		}
 
 		@Override
