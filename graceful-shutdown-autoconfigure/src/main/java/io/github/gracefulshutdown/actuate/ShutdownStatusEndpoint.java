@@ -5,6 +5,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -108,7 +109,31 @@ public class ShutdownStatusEndpoint {
 					Duration.between(straggler.startedAt(), end).toString()));
 		}
 		return new ShutdownStatus(state, string(startedAt), string(elapsed), string(deadline), string(timeLeft),
-				inFlight.get(Units.REQUEST), inFlight, active, jobs.size(), byKind, largestGroups, oldest, stragglers);
+				inFlight.get(Units.REQUEST), inFlight, inFlightWork(now), active, jobs.size(), byKind, largestGroups,
+				oldest, stragglers);
+	}
+
+	/**
+	 * What each participant but the registry (whose jobs are listed on their own) has in
+	 * flight, by unit, the oldest {@value #DETAIL_LIMIT} of each: each message with its
+	 * container and queue, each call with its method.
+	 */
+	private Map<String, List<Work>> inFlightWork(Instant now) {
+		Map<String, List<Work>> work = new LinkedHashMap<>();
+		for (ShutdownParticipant participant : this.coordinator.participants()) {
+			if (participant == this.registry) {
+				continue;
+			}
+			List<Work> units = work.computeIfAbsent(participant.name(), (name) -> new ArrayList<>());
+			for (ShutdownParticipant.InFlight unit : participant.inFlight()) {
+				if (units.size() == DETAIL_LIMIT) {
+					break;
+				}
+				units.add(new Work(unit.description(), unit.startedAt().toString(),
+						positive(Duration.between(unit.startedAt(), now)).toString()));
+			}
+		}
+		return work;
 	}
 
 	private static Job describe(JobInfo job) {
@@ -143,6 +168,8 @@ public class ShutdownStatusEndpoint {
 	 * @param timeLeft how much of it is left, while draining
 	 * @param inFlightRequests requests in flight, or {@code null} without a counted web server
 	 * @param inFlight units in flight by participant
+	 * @param inFlightWork the oldest units in flight of each participant but the job
+	 * registry, at most {@value #DETAIL_LIMIT} each, by unit
 	 * @param activeJobs how many jobs are running or stopping
 	 * @param jobCount how many jobs are listed in all (active, and ended background jobs)
 	 * @param activeJobsByKind active jobs by kind
@@ -152,7 +179,8 @@ public class ShutdownStatusEndpoint {
 	 * @param stragglers what was still in flight at the deadline
 	 */
 	public record ShutdownStatus(ShutdownState state, @Nullable String startedAt, @Nullable String elapsed,
-			@Nullable String deadline, @Nullable String timeLeft, @Nullable Long inFlightRequests, Map<String, Long> inFlight, int activeJobs, int jobCount,
+			@Nullable String deadline, @Nullable String timeLeft, @Nullable Long inFlightRequests, Map<String, Long> inFlight,
+			Map<String, List<Work>> inFlightWork, int activeJobs, int jobCount,
 			Map<JobKind, Long> activeJobsByKind, List<JobGroup> jobGroups, List<Job> jobs,
 			List<Straggler> stragglers) {
 	}
@@ -191,6 +219,17 @@ public class ShutdownStatusEndpoint {
 	 * @param count how many
 	 */
 	public record JobGroup(String name, JobKind kind, long count) {
+	}
+
+	/**
+	 * One unit in flight: a request, a message, a call.
+	 *
+	 * @param description what it is, such as {@code GET /orders} or the message's
+	 * container and queue
+	 * @param startedAt when it began
+	 * @param age how long it has run
+	 */
+	public record Work(String description, String startedAt, String age) {
 	}
 
 	/**

@@ -1,12 +1,17 @@
 package io.github.gracefulshutdown.actuate;
 
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.OptionalLong;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
+import io.github.gracefulshutdown.ShutdownParticipant;
 import io.github.gracefulshutdown.TrackedJob;
 import io.github.gracefulshutdown.actuate.ShutdownStatusEndpoint.ShutdownStatus;
 import io.github.gracefulshutdown.core.CancellableToken;
@@ -88,6 +93,46 @@ class ShutdownStatusEndpointTests {
 			assertThat(Duration.parse(straggler.age())).isGreaterThanOrEqualTo(Duration.ofMillis(200));
 		});
 		assertThat(status.toString()).doesNotContain("\tat ").doesNotContain("java.lang.Thread");
+	}
+
+	@Test
+	void listsWhatEachParticipantHasInFlightByUnit() {
+		Instant started = Instant.now().minusSeconds(3);
+		ShutdownParticipant consumer = new ShutdownParticipant() {
+
+			@Override
+			public String name() {
+				return "message";
+			}
+
+			@Override
+			public CompletionStage<?> drain() {
+				return new CompletableFuture<>();
+			}
+
+			@Override
+			public OptionalLong inFlightCount() {
+				return OptionalLong.of(2);
+			}
+
+			@Override
+			public List<InFlight> inFlight() {
+				return List.of(new InFlight("rabbit orders queue=orders", started, null),
+						new InFlight("rabbit orders queue=orders", started.plusSeconds(1), null));
+			}
+
+		};
+		ShutdownCoordinator coordinator = new ShutdownCoordinator(this.token, this.registry, List.of(consumer),
+				new ShutdownCoordinator.Settings(Duration.ZERO, Duration.ofSeconds(30), Duration.ofSeconds(10), true));
+		this.registry.begin("import-7");
+		ShutdownStatus status = new ShutdownStatusEndpoint(coordinator, this.registry).status();
+		assertThat(status.inFlight()).containsEntry("message", 2L).containsEntry("job", 1L);
+		assertThat(status.inFlightWork()).containsOnlyKeys("message");
+		assertThat(status.inFlightWork().get("message")).hasSize(2).first().satisfies((work) -> {
+			assertThat(work.description()).isEqualTo("rabbit orders queue=orders");
+			assertThat(work.startedAt()).isEqualTo(started.toString());
+			assertThat(Duration.parse(work.age())).isGreaterThanOrEqualTo(Duration.ofSeconds(3));
+		});
 	}
 
 	@Test
