@@ -204,6 +204,35 @@ class JmsListenerContainersTests {
 	}
 
 	@Test
+	void aContainerWhoseListenerIsSetTooLateToBeCountedIsStillAwaitedAndListedUntilItStops(CapturedOutput output) {
+		runner().withUserConfiguration(LateContainer.class).run((context) -> {
+			JmsListenerContainers containers = context.getBean(JmsListenerContainers.class);
+			assertThat(output).contains("JMS listener container 'lateContainer' has no message listener yet: it is "
+					+ "drained at shutdown, but its messages are not counted");
+			CountDownLatch release = new CountDownLatch(1);
+			Semaphore started = new Semaphore(0);
+			context.getBean(DefaultMessageListenerContainer.class).setMessageListener((MessageListener) (message) -> {
+				started.release();
+				awaitUninterruptibly(release);
+			});
+			send(context.getBean(JmsTemplate.class), 1);
+			assertThat(started.tryAcquire(10, TimeUnit.SECONDS)).as("the listener started").isTrue();
+			assertThat(containers.inFlightCount()).hasValue(0);
+
+			CompletableFuture<?> drained = containers.drain().toCompletableFuture();
+			assertThat(drained).failsWithin(Duration.ofMillis(300)).withThrowableOfType(TimeoutException.class);
+			assertThat(containers.inFlight()).singleElement().satisfies((inFlight) -> {
+				assertThat(inFlight.description())
+					.isEqualTo("jms lateContainer destination=" + this.queue + " (consumers not stopped yet)");
+				assertThat(inFlight.thread()).isNull();
+			});
+			release.countDown();
+			assertThat(drained).succeedsWithin(WAIT);
+			assertThat(containers.inFlight()).isEmpty();
+		});
+	}
+
+	@Test
 	void aListenerThatRepliesStillGetsItsSessionAndTransactedContainersAreNotWarnedAbout(CapturedOutput output) {
 		runner().withUserConfiguration(Echo.class).run((context) -> {
 			JmsTemplate jms = context.getBean(JmsTemplate.class);
@@ -276,6 +305,24 @@ class JmsListenerContainersTests {
 				this.started.release();
 				awaitUninterruptibly(this.release);
 			});
+			return container;
+		}
+
+	}
+
+	/**
+	 * A container bean that is given its listener only once the context has started.
+	 */
+	@Configuration(proxyBeanMethods = false)
+	static class LateContainer {
+
+		@Bean
+		DefaultMessageListenerContainer lateContainer(ConnectionFactory connectionFactory,
+				@Value("${test.queue}") String queue) {
+			DefaultMessageListenerContainer container = new DefaultMessageListenerContainer();
+			container.setConnectionFactory(connectionFactory);
+			container.setDestinationName(queue);
+			container.setSessionTransacted(true);
 			return container;
 		}
 
