@@ -112,6 +112,9 @@ class JmsConsumersIT {
 				+ " onQueueAfterExit=%d, firstProcessed=%d, secondProcessed=%d%n", exitTime.toMillis(),
 				firstOrders.stream().filter((span) -> span.inFlightAt(sigtermAt)).count(), deliveredAtSigterm,
 				onQueueAfterExit, firstOrders.size(), secondOrders.size());
+		System.out.printf("E2E-METRIC jms: status at SIGTERM: state=%s inFlight=%s, messages.active gauge=%s%n",
+				statusAtSigterm.path("state"), statusAtSigterm.path("inFlight"),
+				gaugeAtSigterm.path("measurements").path(0).path("value"));
 
 		SoftAssertions softly = new SoftAssertions();
 		// A unit started twice fails the journal's read: none was redelivered within an
