@@ -123,7 +123,8 @@ public final class JmsListenerContainers implements ShutdownParticipant {
 		Object listener = container.getMessageListener();
 		if (listener == null) {
 			logger.warn("JMS listener container '" + name + "' has no message listener yet: it is drained at shutdown,"
-					+ " but its messages are not counted, and one still in flight at the deadline is not named");
+					+ " but its messages are not counted, and one still in flight at the deadline is named only by "
+					+ "its container");
 		}
 		else if (!TrackingListeners.isTracking(listener)) {
 			container.setMessageListener(TrackingListeners.wrap(listener, tracked));
@@ -347,8 +348,9 @@ public final class JmsListenerContainers implements ShutdownParticipant {
 				return;
 			}
 			try {
-				// Called back on the last consumer's thread once it has parked, or at once
-				// if the container is not running.
+				// Called back on the last consumer's thread once it has parked, under the
+				// container's lock, or at once if it is not running. What completing runs
+				// there (the seal of the count, the coordinator's next stage) never blocks.
 				this.container.stop(() -> stopped.complete(null));
 			}
 			catch (RuntimeException ex) {
