@@ -44,7 +44,8 @@ public final class GracefulShutdownGrpcAutoConfiguration {
 		if (environment.containsProperty(GRACE_PERIOD_PROPERTY)) {
 			// Said once, at startup: the setting is not silently ignored.
 			logger.info(GRACE_PERIOD_PROPERTY + " is not used: graceful-shutdown drains the gRPC server itself, "
-					+ "within spring.lifecycle.timeout-per-shutdown-phase; set graceful-shutdown.enabled=false to use it");
+					+ "within spring.lifecycle.timeout-per-shutdown-phase; set graceful-shutdown.enabled=false "
+					+ "to use it");
 		}
 		return new InFlightCalls();
 	}
@@ -67,7 +68,8 @@ public final class GracefulShutdownGrpcAutoConfiguration {
 
 		@Bean
 		@ConditionalOnMissingBean
-		GrpcHealthFollowsReadiness grpcHealthFollowsReadiness(ObjectProvider<HealthStatusManager> healthStatusManagers) {
+		GrpcHealthFollowsReadiness grpcHealthFollowsReadiness(
+				ObjectProvider<HealthStatusManager> healthStatusManagers) {
 			return new GrpcHealthFollowsReadiness(healthStatusManagers);
 		}
 

@@ -133,7 +133,7 @@ public final class InFlightCalls implements ServerInterceptor, ShutdownParticipa
 			this.servers.add(server);
 			return;
 		}
-		logger.warn("The gRPC server on " + event.getAddress() + " was not built with Spring gRPC's "
+		logger.warn("The gRPC server on port " + event.getPort() + " was not built with Spring gRPC's "
 				+ "ServerBuilderCustomizer beans: its calls are not counted, and it is stopped by its own lifecycle, "
 				+ "after the shutdown sequence, with spring.grpc.server.shutdown.grace-period of its own");
 	}

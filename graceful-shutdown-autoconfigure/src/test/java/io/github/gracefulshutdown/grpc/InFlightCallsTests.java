@@ -32,6 +32,10 @@ import org.springframework.boot.test.context.assertj.AssertableApplicationContex
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.boot.test.system.CapturedOutput;
 import org.springframework.boot.test.system.OutputCaptureExtension;
+import org.springframework.context.ApplicationEventPublisher;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.grpc.server.NettyGrpcServerFactory;
 import org.springframework.grpc.server.lifecycle.GrpcServerLifecycle;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -98,7 +102,7 @@ class InFlightCallsTests {
 						.havingCause()
 						.isInstanceOfSatisfying(StatusRuntimeException.class,
 								(ex) -> assertThat(ex.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE));
-					assertThat(work.entered).containsExactly("call-1", "call-2", "call-3");
+					assertThat(work.entered).containsExactlyInAnyOrder("call-1", "call-2", "call-3");
 					assertThat(calls.inFlight()).isEmpty();
 					assertThat(calls.completedCount()).hasValue(3);
 				}
@@ -227,6 +231,25 @@ class InFlightCallsTests {
 	}
 
 	@Test
+	void aServerBuiltWithoutTheCustomizersIsSaidToBeUncountedAndLeftToItsOwnLifecycle(CapturedOutput output) {
+		this.runner.withBean(BindableService.class, () -> new WorkService(true))
+			.withUserConfiguration(OwnServerConfiguration.class)
+			.run((context) -> {
+				assertThat(context).hasSingleBean(InFlightCalls.class).hasSingleBean(GrpcServerLifecycle.class);
+				GrpcServerLifecycle server = context.getBean(GrpcServerLifecycle.class);
+				assertThat(output).contains("The gRPC server on port " + server.getPort()
+						+ " was not built with Spring gRPC's ServerBuilderCustomizer beans: its calls are not counted, "
+						+ "and it is stopped by its own lifecycle, after the shutdown sequence, with "
+						+ "spring.grpc.server.shutdown.grace-period of its own");
+				context.close();
+				assertThat(server.isRunning()).isFalse();
+				// Our drain did not touch it: Spring gRPC's own stop did, after the sequence.
+				assertThat(output.toString().indexOf("Completed gRPC server shutdown"))
+					.isGreaterThan(output.toString().indexOf("Graceful shutdown COMPLETED"));
+			});
+	}
+
+	@Test
 	void grpcHealthSaysNotServingWhileReadinessRefusesTrafficForTheServerAndEachService() {
 		this.runner.withBean(BindableService.class, () -> new WorkService(true)).run((context) -> {
 			ManagedChannel channel = channel(context);
@@ -248,6 +271,23 @@ class InFlightCallsTests {
 				channel.shutdownNow();
 			}
 		});
+	}
+
+	@Configuration(proxyBeanMethods = false)
+	static class OwnServerConfiguration {
+
+		@Bean
+		NettyGrpcServerFactory ownGrpcServerFactory() {
+			// No customizers: what a factory of the application's own may look like.
+			return new NettyGrpcServerFactory("127.0.0.1:0", List.of(), null, null, null);
+		}
+
+		@Bean
+		GrpcServerLifecycle ownGrpcServerLifecycle(NettyGrpcServerFactory ownGrpcServerFactory,
+				ApplicationEventPublisher publisher) {
+			return new GrpcServerLifecycle(ownGrpcServerFactory, Duration.ofMillis(100), publisher);
+		}
+
 	}
 
 	private static ServingStatus status(HealthGrpc.HealthBlockingStub health, String service) {
