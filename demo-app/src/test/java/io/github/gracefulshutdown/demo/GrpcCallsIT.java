@@ -53,12 +53,17 @@ class GrpcCallsIT {
 
 	private static final Duration DRAIN_DELAY = Duration.ofMillis(1500);
 
-	/** Started just before SIGTERM, so the calls span the drain delay and end in the drain. */
+	/**
+	 * Started just before SIGTERM, so the calls span the drain delay and end in the drain,
+	 * with room for a loaded machine's slow requests before the signal.
+	 */
 	private static final Duration CALL = Duration.ofSeconds(4);
 
 	private static final int CALLS = 3;
 
 	private static final String METHOD = "grpc demo.Work/Run";
+
+	private static final String CALLS_GAUGE = "/actuator/metrics/graceful.shutdown.calls.active";
 
 	@TempDir
 	Path tempDir;
@@ -77,6 +82,8 @@ class GrpcCallsIT {
 			try {
 				HealthGrpc.HealthBlockingStub health = HealthGrpc.newBlockingStub(channel);
 				ServingStatus healthBefore = health(health, "");
+				// Also warms the metrics endpoint up, so that the read with the calls in flight is quick.
+				JsonNode gaugeBefore = E2eFixture.json(httpPort, CALLS_GAUGE);
 
 				Map<String, CompletableFuture<String>> calls = new LinkedHashMap<>();
 				for (int i = 1; i <= CALLS; i++) {
@@ -86,15 +93,15 @@ class GrpcCallsIT {
 				app.awaitJournal(journal, CALLS + " calls in flight",
 						(read) -> read.spans(GrpcWork.JOB).stream().filter((span) -> !span.ended()).count() == CALLS,
 						Duration.ofSeconds(10));
+				JsonNode gauge = E2eFixture.json(httpPort, CALLS_GAUGE);
 
 				long sigtermAt = app.sigterm();
 				app.awaitLine("gRPC health: NOT_SERVING", Duration.ofSeconds(5));
 				ServingStatus healthInDelay = health(health, "");
 				ServingStatus serviceHealthInDelay = health(health, "demo.Work");
 				long checkedInDelayAt = System.currentTimeMillis();
+				// Still serving HTTP during the delay, with the calls in flight.
 				JsonNode statusInDelay = E2eFixture.shutdownStatus(httpPort);
-				// Still serving HTTP, and the calls are still in flight.
-				JsonNode gauge = E2eFixture.json(httpPort, "/actuator/metrics/graceful.shutdown.calls.active");
 
 				// Draining: GOAWAY sent; once this channel has seen it, a new call goes nowhere.
 				app.awaitLine("stopped taking new calls (GOAWAY)", Duration.ofSeconds(10));
@@ -109,13 +116,19 @@ class GrpcCallsIT {
 				Map<String, String> answers = answers(calls);
 				int draining = E2eFixture.indexOf(lines, "Draining ", 0);
 				int drainStarted = E2eFixture.indexOf(lines, "stopped taking new calls (GOAWAY)", 0);
-				System.out.printf("E2E-METRIC grpc-drain: exitAfterSigterm=%d ms, callsInFlightAtSigterm=%d,"
-						+ " healthInDelay=%s, late=%s, statusInDelay=%s%n", exitTime.toMillis(),
+				long sigtermAfterStart = sigtermAt
+						- units.spans(GrpcWork.JOB).stream().mapToLong(Span::start).min().orElse(sigtermAt);
+				System.out.printf("E2E-METRIC grpc-drain: exitAfterSigterm=%d ms, sigtermAfterCallsStarted=%d ms,"
+						+ " callsInFlightAtSigterm=%d, healthInDelay=%s, late=%s, statusInDelay=%s%n",
+						exitTime.toMillis(), sigtermAfterStart,
 						units.spans(GrpcWork.JOB).stream().filter((span) -> span.inFlightAt(sigtermAt)).count(),
 						healthInDelay, lateFailure, statusInDelay);
 
 				SoftAssertions softly = new SoftAssertions();
 				softly.assertThat(healthBefore).as("gRPC health before SIGTERM").isEqualTo(ServingStatus.SERVING);
+				softly.assertThat(gaugeBefore.path("measurements").path(0).path("value").asDouble(-1))
+					.as("graceful.shutdown.calls.active before the calls: " + gaugeBefore)
+					.isZero();
 				softly.assertThat(gauge.path("measurements").path(0).path("value").asDouble())
 					.as("graceful.shutdown.calls.active with the calls in flight: " + gauge)
 					.isEqualTo(CALLS);
