@@ -156,9 +156,9 @@ public final class InFlightCalls implements ServerInterceptor, ShutdownParticipa
 		for (Server server : this.servers) {
 			server.shutdown();
 		}
-		if (logger.isDebugEnabled()) {
-			logger.debug("gRPC server" + ((this.servers.size() == 1) ? "" : "s") + " on " + ports()
-					+ " stopped taking new calls (GOAWAY); " + this.calls.activeCount() + " in flight");
+		if (logger.isDebugEnabled() && !this.servers.isEmpty()) {
+			logger.debug("gRPC " + ports() + " stopped taking new calls (GOAWAY); " + this.calls.activeCount()
+					+ " in flight");
 		}
 		return callsEnded;
 	}
@@ -210,7 +210,8 @@ public final class InFlightCalls implements ServerInterceptor, ShutdownParticipa
 	}
 
 	private String ports() {
-		return this.servers.stream().map((server) -> "port " + server.getPort()).toList().toString();
+		List<String> ports = this.servers.stream().map((server) -> String.valueOf(server.getPort())).toList();
+		return ((ports.size() == 1) ? "server on port " : "servers on ports ") + String.join(", ", ports);
 	}
 
 	/**
