@@ -139,10 +139,9 @@ public final class RabbitListenerDrain implements ShutdownParticipant, Applicati
 			.toList();
 		if (!uncounted.isEmpty()) {
 			logger.warn("RabbitMQ listener containers " + uncounted + " have an advice chain without graceful "
-					+ "shutdown's delivery counter (was it set after the container factory's, or after the container "
-					+ "was initialized?): at shutdown they are stopped and awaited, but their deliveries are neither "
-					+ "counted nor named. Add to the chain you set the advice of "
-					+ "RabbitListenerDrain.deliveryCounter(container), first");
+					+ "shutdown's delivery counter (was it set after the container factory's?): at shutdown they are "
+					+ "stopped and awaited, but their deliveries are neither counted nor named. Put the advice of "
+					+ "RabbitListenerDrain.deliveryCounter(container) first in the chain you set");
 		}
 	}
 

@@ -19,6 +19,7 @@ import io.github.gracefulshutdown.core.ShutdownState;
 import io.github.gracefulshutdown.core.ShutdownWatchdog;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.aopalliance.intercept.MethodInterceptor;
+import org.aopalliance.intercept.MethodInvocation;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -276,6 +277,38 @@ class RabbitListenerDrainTests {
 				});
 			assertThat(RabbitBroker.state(queue).getMessageCount()).isZero();
 			assertThat(output).contains("Graceful shutdown COMPLETED in").contains(": 1 message drained, ");
+		}
+		finally {
+			RabbitBroker.delete(queue);
+		}
+	}
+
+	@Test
+	void aContainerWhoseChainWasReplacedIsNamedAtStartupAndStillAwaited(CapturedOutput output) throws Exception {
+		String queue = RabbitBroker.uniqueQueue("uncounted");
+		Deliveries deliveries = new Deliveries(Duration.ofMillis(1000));
+		try {
+			this.runner.withPropertyValues("test.queue=" + queue)
+				.withBean(Deliveries.class, () -> deliveries)
+				.withBean(OrdersListener.class)
+				// Replaces the chain the factory set, counter included.
+				.withBean(ContainerCustomizer.class,
+						() -> (ContainerCustomizer<SimpleMessageListenerContainer>) (container) -> container
+							.setAdviceChain((MethodInterceptor) MethodInvocation::proceed))
+				.run((context) -> {
+					assertThat(output).contains("RabbitMQ listener containers [orders] have an advice chain without "
+							+ "graceful shutdown's delivery counter");
+					RabbitBroker.publish(queue, "u1");
+					deliveries.awaitBegun(1);
+					RabbitListenerDrain drain = context.getBean(RabbitListenerDrain.class);
+					assertThat(drain.inFlightCount()).hasValue(0);
+					ShutdownCoordinator coordinator = context.getBean(ShutdownCoordinator.class);
+					context.close();
+					// Not counted, but its container's stop was awaited: it finished and was acknowledged.
+					assertThat(deliveries.ended).containsExactly("u1");
+					assertThat(coordinator.state()).isEqualTo(ShutdownState.COMPLETED);
+				});
+			assertThat(RabbitBroker.state(queue).getMessageCount()).isZero();
 		}
 		finally {
 			RabbitBroker.delete(queue);
