@@ -239,14 +239,19 @@ public final class JmsListenerContainers implements ShutdownParticipant {
 		return drained.copy();
 	}
 
+	/**
+	 * Counts the messages in listeners, once there is a container to count them for: an
+	 * application with Spring JMS on its classpath and no listener claims no message
+	 * figure in its log and summary.
+	 */
 	@Override
 	public OptionalLong inFlightCount() {
-		return OptionalLong.of(this.deliveries.activeCount());
+		return this.containers.isEmpty() ? OptionalLong.empty() : OptionalLong.of(this.deliveries.activeCount());
 	}
 
 	@Override
 	public OptionalLong completedCount() {
-		return OptionalLong.of(this.deliveries.completedCount());
+		return this.containers.isEmpty() ? OptionalLong.empty() : OptionalLong.of(this.deliveries.completedCount());
 	}
 
 	/**

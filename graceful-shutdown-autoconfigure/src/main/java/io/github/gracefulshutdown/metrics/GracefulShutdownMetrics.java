@@ -3,9 +3,12 @@ package io.github.gracefulshutdown.metrics;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.EnumMap;
+import java.util.LinkedHashSet;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 
+import io.github.gracefulshutdown.ShutdownParticipant;
 import io.github.gracefulshutdown.core.DefaultJobRegistry;
 import io.github.gracefulshutdown.core.JobKind;
 import io.github.gracefulshutdown.core.ShutdownCoordinator;
@@ -58,8 +61,16 @@ public final class GracefulShutdownMetrics implements MeterBinder {
 
 	@Override
 	public void bindTo(MeterRegistry meters) {
-		// One gauge per counted unit: requests, messages, calls, and a user's own.
-		for (String unit : this.coordinator.inFlight().keySet()) {
+		// One gauge per counted unit: requests, messages, calls, and a user's own. Message
+		// consumers and gRPC count once their containers and servers exist, which may be
+		// after the meters are bound, so theirs are registered whenever they take part.
+		Set<String> units = new LinkedHashSet<>(this.coordinator.inFlight().keySet());
+		this.coordinator.participants()
+			.stream()
+			.map(ShutdownParticipant::name)
+			.filter((name) -> name.equals(Units.MESSAGE) || name.equals(Units.CALL))
+			.forEach(units::add);
+		for (String unit : units) {
 			if (!unit.equals(Units.JOB)) {
 				Gauge.builder("graceful.shutdown." + unit + "s.active", this.coordinator,
 						(coordinator) -> coordinator.inFlight().getOrDefault(unit, 0L))
