@@ -2,8 +2,13 @@ package io.github.gracefulshutdown.metrics;
 
 import java.time.Duration;
 import java.util.List;
+import java.util.OptionalLong;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 
+import io.github.gracefulshutdown.ShutdownParticipant;
 import io.github.gracefulshutdown.TrackedJob;
 import io.github.gracefulshutdown.core.CancellableToken;
 import io.github.gracefulshutdown.core.DefaultJobRegistry;
@@ -42,6 +47,42 @@ class GracefulShutdownMetricsTests {
 		assertThat(this.meters.get("graceful.shutdown.duration").tag("outcome", "completed").timer().count())
 			.isEqualTo(1);
 		assertThat(this.meters.get("graceful.shutdown.stragglers").counter().count()).isZero();
+	}
+
+	@Test
+	void aConsumerThatCountsOnlyOnceItsContainersExistHasItsGaugeFromTheStart() {
+		AtomicLong inFlight = new AtomicLong(-1);
+		ShutdownParticipant consumer = new ShutdownParticipant() {
+
+			@Override
+			public String name() {
+				return "message";
+			}
+
+			@Override
+			public CompletionStage<?> drain() {
+				return CompletableFuture.completedFuture(null);
+			}
+
+			@Override
+			public OptionalLong inFlightCount() {
+				return (inFlight.get() < 0) ? OptionalLong.empty() : OptionalLong.of(inFlight.get());
+			}
+
+			@Override
+			public List<InFlight> inFlight() {
+				return List.of();
+			}
+
+		};
+		ShutdownCoordinator coordinator = new ShutdownCoordinator(this.token, this.registry, List.of(consumer),
+				new ShutdownCoordinator.Settings(Duration.ZERO, Duration.ofSeconds(10), Duration.ofSeconds(1), true));
+		new GracefulShutdownMetrics(coordinator, this.registry).bindTo(this.meters);
+		assertThat(this.meters.get("graceful.shutdown.messages.active").gauge().value()).isZero();
+		inFlight.set(2);
+		assertThat(this.meters.get("graceful.shutdown.messages.active").gauge().value()).isEqualTo(2);
+		assertThat(this.meters.get("graceful.shutdown.messages.active").gauge().getId().getBaseUnit())
+			.isEqualTo("messages");
 	}
 
 	@Test
