@@ -303,9 +303,10 @@ public final class KafkaListenerDrain implements ShutdownParticipant, SmartLifec
 	}
 
 	/**
-	 * Counts only when there are containers, so that an application without a Kafka
-	 * listener reads no {@code 0 messages} in its log. Before the containers are
-	 * prepared (the meters are bound then), they are looked for.
+	 * Counts once a container is prepared, so that an application without a Kafka
+	 * listener reads no {@code 0 messages} in its log. Before then, when the meters are
+	 * bound, the registry may not have created its containers yet: it counts if there is
+	 * a registry or a container bean, so that the gauge of messages in flight exists.
 	 */
 	private boolean counts() {
 		if (this.started) {
@@ -313,7 +314,8 @@ public final class KafkaListenerDrain implements ShutdownParticipant, SmartLifec
 				return !this.tracked.isEmpty();
 			}
 		}
-		return !findContainers().isEmpty();
+		return this.beanFactory.getBeanNamesForType(KafkaListenerEndpointRegistry.class, false, false).length > 0
+				|| this.beanFactory.getBeanNamesForType(MessageListenerContainer.class, false, false).length > 0;
 	}
 
 	/**

@@ -13,12 +13,15 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 import org.springframework.beans.factory.ListableBeanFactory;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.autoconfigure.context.LifecycleAutoConfiguration;
 import org.springframework.boot.test.context.FilteredClassLoader;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+import org.springframework.boot.test.system.CapturedOutput;
+import org.springframework.boot.test.system.OutputCaptureExtension;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.core.env.Environment;
@@ -37,6 +40,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * container before it starts. No broker: a container that never starts connects to
  * none; {@link KafkaListenerDrainTests} runs containers on a real one.
  */
+@ExtendWith(OutputCaptureExtension.class)
 class GracefulShutdownKafkaAutoConfigurationTests {
 
 	private final ApplicationContextRunner runner = new ApplicationContextRunner().withConfiguration(AutoConfigurations
@@ -119,6 +123,20 @@ class GracefulShutdownKafkaAutoConfigurationTests {
 		this.runner.withUserConfiguration(UnstartedContainer.class)
 			.withPropertyValues("graceful-shutdown.stop-consuming=after-drain-delay")
 			.run((context) -> assertThat(context.getBean(KafkaListenerDrain.class).drainsAtShutdownStart()).isFalse());
+	}
+
+	@Test
+	void anExplicitImmediateStopOfFalseIsSaidToBeOverriddenOnceAtStartup(CapturedOutput output) {
+		this.runner.withPropertyValues("spring.kafka.listener.immediate-stop=false")
+			.run((context) -> assertThat(context).hasNotFailed());
+		assertThat(output).containsOnlyOnce("spring.kafka.listener.immediate-stop=false is overridden: "
+				+ "graceful-shutdown stops each listener container after the record in hand");
+	}
+
+	@Test
+	void theDefaultImmediateStopSaysNothing(CapturedOutput output) {
+		this.runner.run((context) -> assertThat(context).hasNotFailed());
+		assertThat(output).doesNotContain("immediate-stop");
 	}
 
 	@Test
