@@ -204,11 +204,12 @@ class KafkaConsumersIT {
 				.stream()
 				.filter((span) -> !span.ended() && System.currentTimeMillis() - span.start() < 1000)
 				.count() == 2, Duration.ofSeconds(40));
-			long statusInFlight = E2eFixture.shutdownStatus(port).path("inFlight").path("message").asLong(-1);
+			JsonNode status = E2eFixture.shutdownStatus(port);
 			JsonNode gauge = E2eFixture.json(port, "/actuator/metrics/graceful.shutdown.messages.active");
 			long sigtermAt = app.sigterm();
 			Duration exit = app.awaitExit(DEADLINE.plusSeconds(10));
-			return new First(sigtermAt, exit, statusInFlight,
+			System.out.println("E2E-METRIC kafka: " + E2eFixture.STATUS_PATH + " while two records ran: " + status);
+			return new First(sigtermAt, exit, status.path("inFlight").path("message").asLong(-1),
 					(long) gauge.path("measurements").path(0).path("value").asDouble(-1), app.lines(), app.tail(60));
 		}
 	}
