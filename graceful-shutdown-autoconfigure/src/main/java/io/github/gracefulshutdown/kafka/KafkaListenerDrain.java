@@ -320,16 +320,28 @@ public final class KafkaListenerDrain implements ShutdownParticipant, SmartLifec
 
 	/**
 	 * Returns the records in flight, oldest first, with the consumer thread working on
-	 * each (none for a result pending asynchronously), and the containers whose consumer
-	 * is still committing and closing with no record left.
+	 * each (none for a result pending asynchronously).
 	 */
 	@Override
 	public List<InFlight> inFlight() {
 		List<InFlight> left = new ArrayList<>();
-		List<ListenerTracking> trackings = trackings();
-		for (ListenerTracking tracking : trackings) {
+		for (ListenerTracking tracking : trackings()) {
 			tracking.active().forEach((record) -> left.add(record.toInFlight()));
 		}
+		left.sort(Comparator.comparing(InFlight::startedAt));
+		return left;
+	}
+
+	/**
+	 * Names what is left: the records still in flight, and the containers asked to stop
+	 * whose consumer is still committing or closing with no record left (a commit that
+	 * blocks on an unreachable broker, for one). Then lets every consumer thread held
+	 * for asynchronous results go, which stops the containers waiting for them; the
+	 * records stay listed by {@link #inFlight()} until they end.
+	 */
+	@Override
+	public List<InFlight> deadlinePassed() {
+		List<InFlight> left = inFlight();
 		for (Stopping stopping : this.stopping) {
 			InFlight closing = stopping.stillClosing();
 			if (closing != null) {
@@ -337,17 +349,6 @@ public final class KafkaListenerDrain implements ShutdownParticipant, SmartLifec
 			}
 		}
 		left.sort(Comparator.comparing(InFlight::startedAt));
-		return left;
-	}
-
-	/**
-	 * Lets every consumer thread held for asynchronous results go, and stops the
-	 * containers that were waiting for them; what was still in flight stays listed until
-	 * it ends.
-	 */
-	@Override
-	public List<InFlight> deadlinePassed() {
-		List<InFlight> left = inFlight();
 		trackings().forEach(ListenerTracking::release);
 		return left;
 	}

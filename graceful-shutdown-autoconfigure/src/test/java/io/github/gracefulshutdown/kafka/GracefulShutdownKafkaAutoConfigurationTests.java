@@ -2,6 +2,7 @@ package io.github.gracefulshutdown.kafka;
 
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 import io.github.gracefulshutdown.autoconfigure.GracefulShutdownAutoConfiguration;
@@ -10,6 +11,8 @@ import io.github.gracefulshutdown.core.ShutdownCoordinator;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.common.Metric;
+import org.apache.kafka.common.MetricName;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Test;
@@ -119,6 +122,26 @@ class GracefulShutdownKafkaAutoConfigurationTests {
 	}
 
 	@Test
+	void aContainerOfAnotherKindIsStoppedUncountedAndNamedAtTheDeadlineIfItHasNotStopped() {
+		this.runner.withBean("never", NeverStops.class).run((context) -> {
+			KafkaListenerDrain drain = context.getBean(KafkaListenerDrain.class);
+			assertThat(drain.inFlightCount()).as("nothing it can count").isEmpty();
+			CompletionStage<?> drained = drain.drain();
+			assertThat(context.getBean(NeverStops.class).stopRequested).isTrue();
+			assertThat(drained.toCompletableFuture()).as("drained before the container called back").isNotDone();
+			assertThat(drain.inFlight()).as("a consumer closing is no message in flight").isEmpty();
+			assertThat(drain.deadlinePassed()).singleElement().satisfies((straggler) -> {
+				assertThat(straggler.description())
+					.isEqualTo("kafka never consumer stopping (committing offsets, closing the consumer)");
+				assertThat(straggler.thread()).isNull();
+			});
+			context.getBean(NeverStops.class).callback.run();
+			assertThat(drained.toCompletableFuture()).isDone();
+			assertThat(drain.deadlinePassed()).isEmpty();
+		});
+	}
+
+	@Test
 	void stopConsumingAfterTheDrainDelayIsHonoured() {
 		this.runner.withUserConfiguration(UnstartedContainer.class)
 			.withPropertyValues("graceful-shutdown.stop-consuming=after-drain-delay")
@@ -196,6 +219,61 @@ class GracefulShutdownKafkaAutoConfigurationTests {
 			container.setRecordInterceptor(ownInterceptor);
 			container.setAutoStartup(false);
 			return container;
+		}
+
+	}
+
+	/**
+	 * A listener container of a kind the participant cannot prepare (as a share
+	 * consumer's is), whose stop calls back only when the test says.
+	 */
+	static final class NeverStops implements MessageListenerContainer {
+
+		volatile boolean running = true;
+
+		volatile boolean stopRequested;
+
+		volatile Runnable callback = () -> {
+		};
+
+		@Override
+		public void setupMessageListener(Object messageListener) {
+		}
+
+		@Override
+		public Map<String, Map<MetricName, ? extends Metric>> metrics() {
+			return Map.of();
+		}
+
+		@Override
+		public String getListenerId() {
+			return "never";
+		}
+
+		@Override
+		public void start() {
+		}
+
+		@Override
+		public void stop() {
+			this.running = false;
+		}
+
+		@Override
+		public void stop(Runnable callback) {
+			this.stopRequested = true;
+			this.running = false;
+			this.callback = callback;
+		}
+
+		@Override
+		public boolean isRunning() {
+			return this.running;
+		}
+
+		@Override
+		public boolean isAutoStartup() {
+			return false;
 		}
 
 	}
