@@ -15,7 +15,7 @@
 #
 # Each of the SIGTERMS instances runs the demo app with --spring.profiles.active=<broker>
 # (2 consumers, prefetch 1 / max-poll-records 1), waits until it has started, lets it
-# consume for 0.5 s to 2 x WORK, sends SIGTERM and waits for its exit. One last instance,
+# consume for 0.5 s to WORK + 2.5 s, sends SIGTERM and waits for its exit. One last instance,
 # with 20 ms of work, consumes what is left. Then one RESULT line per broker and mode.
 # RabbitMQ: Debian's rabbitmq-server on 127.0.0.1:5672, installed and started by
 # .ci/start-rabbitmq if needed. Kafka: the embedded KRaft broker of spring-kafka-test,

@@ -85,7 +85,7 @@ public final class MessagingSoak {
 			try (DemoProcess app = DemoProcess.start("soak-" + broker + "-" + i, instanceArgs)) {
 				app.awaitLine("Started DemoApplication", Duration.ofSeconds(90));
 				// Somewhere within the first messages: before, during or between them.
-				Thread.sleep(500 + random.nextInt((int) work.toMillis() * 2));
+				Thread.sleep(500 + random.nextInt((int) work.toMillis() + 2000));
 				long signalled = System.nanoTime();
 				app.sigterm();
 				app.awaitExit(deadline.plusSeconds(30));

@@ -205,7 +205,8 @@ public final class JmsListenerContainers implements ShutdownParticipant {
 	 */
 	@Override
 	public boolean drainsAtShutdownStart() {
-		return this.drainsAtShutdownStart;
+		// Without a container there is nothing to stop early, nor to say it stopped.
+		return this.drainsAtShutdownStart && !this.containers.isEmpty();
 	}
 
 	/**

@@ -30,7 +30,15 @@ class JmsParticipantAutoConfigurationTests {
 			JmsListenerContainers containers = context.getBean(JmsListenerContainers.class);
 			assertThat(context.getBean(ShutdownCoordinator.class).participants()).contains(containers);
 			assertThat(containers.name()).isEqualTo("message");
+			assertThat(containers.drainsAtShutdownStart()).as("no container yet").isFalse();
+			assertThat(containers.inFlightCount()).as("no container yet").isEmpty();
+			DefaultMessageListenerContainer container = new DefaultMessageListenerContainer();
+			container.setDestinationName("orders");
+			container.setMessageListener((jakarta.jms.MessageListener) (message) -> {
+			});
+			containers.track(container, "orders");
 			assertThat(containers.drainsAtShutdownStart()).isTrue();
+			assertThat(containers.inFlightCount()).hasValue(0);
 		});
 	}
 
