@@ -44,7 +44,7 @@ CP="$ROOT/demo-app/target/test-classes:$ROOT/demo-app/target/classes:$(cat "$CP_
 for broker in $BROKERS; do
 	for mode in starter boot; do
 		log "$broker, $mode: $SIGTERMS SIGTERMs over $MESSAGES messages of $WORK, deadline $DEADLINE"
-		"$JAVA" -cp "$CP" -Ddemo.jar="$OUT/demo-app.jar" -Ddemo.logs="$OUT/logs-$broker-$mode" \
+		"$JAVA" -cp "$CP" -Ddemo.jar="$OUT/demo-app.jar" -Ddemo.logs="$OUT/logs-$broker-$mode" -Dsoak.dir="$OUT/journals-$broker-$mode" \
 			io.github.gracefulshutdown.demo.MessagingSoak "$broker" "$mode" "$SIGTERMS" "$MESSAGES" "$WORK" \
 			"$DEADLINE" | tee "$OUT/$broker-$mode.txt" | grep --line-buffered -E 'RESULT|SIGTERM (1|10|20|30) of' >&2
 	done

@@ -56,11 +56,13 @@ public final class MessagingSoak {
 		Duration deadline = Duration.parse("PT" + args[5].toUpperCase(Locale.ROOT));
 		long seed = (args.length > 6) ? Long.parseLong(args[6]) : System.nanoTime();
 		Random random = new Random(seed);
-		Path dir = Files.createTempDirectory("messaging-soak-");
-		Path journal = dir.resolve("journal.log");
+		String kept = System.getProperty("soak.dir");
+		Path dir = (kept != null) ? Files.createDirectories(Path.of(kept)) : Files.createTempDirectory("messaging-soak-");
+		// A journal per instance (each numbers its jobs' units from 1), read together.
+		Path journal = dir;
 		String destination = "soak-" + UUID.randomUUID().toString().substring(0, 8);
 
-		List<String> common = new ArrayList<>(List.of("--server.port=0", "--demo.journal=" + journal,
+		List<String> common = new ArrayList<>(List.of("--server.port=0",
 				"--graceful-shutdown.enabled=" + starter, "--spring.lifecycle.timeout-per-shutdown-phase=" + deadline,
 				"--demo.light.unit=1s", "--demo.heavy.unit=1s", "--demo.scheduled.enabled=false"));
 		EmbeddedKafkaKraftBroker kafka = null;
@@ -82,6 +84,7 @@ public final class MessagingSoak {
 		for (int i = 1; i <= sigterms; i++) {
 			List<String> instanceArgs = new ArrayList<>(common);
 			instanceArgs.add(workProperty + work);
+			instanceArgs.add("--demo.journal=" + dir.resolve("journal-" + i + ".log"));
 			try (DemoProcess app = DemoProcess.start("soak-" + broker + "-" + i, instanceArgs)) {
 				app.awaitLine("Started DemoApplication", Duration.ofSeconds(90));
 				// Somewhere within the first messages: before, during or between them.
@@ -100,10 +103,11 @@ public final class MessagingSoak {
 		// One last instance, with quick work, consumes whatever the others left.
 		List<String> lastArgs = new ArrayList<>(common);
 		lastArgs.add(workProperty + "PT0.02S");
+		lastArgs.add("--demo.journal=" + dir.resolve("journal-last.log"));
 		try (DemoProcess app = DemoProcess.start("soak-" + broker + "-last", lastArgs)) {
 			app.awaitLine("Started DemoApplication", Duration.ofSeconds(90));
-			app.awaitJournal(journal, "every message ended", (read) -> Counts.of(journal, broker, messages).lost == 0,
-					Duration.ofMinutes(3));
+			app.awaitJournal(dir.resolve("journal-last.log"), "every message ended",
+					(read) -> Counts.of(journal, broker, messages).lost == 0, Duration.ofMinutes(3));
 			app.sigterm();
 			app.awaitExit(deadline.plusSeconds(30));
 		}
@@ -160,11 +164,16 @@ public final class MessagingSoak {
 	 */
 	record Counts(long lost, long twice, long cut, long redelivered, long ended) {
 
-		static Counts of(Path journal, String job, int messages) {
+		static Counts of(Path journals, String job, int messages) {
+			Path journal = journals;
 			Map<String, int[]> byMessage = new HashMap<>();
 			try {
-				if (Files.exists(journal)) {
-					for (String line : Files.readAllLines(journal, StandardCharsets.UTF_8)) {
+				List<Path> files;
+				try (var listing = Files.list(journal)) {
+					files = listing.filter((file) -> file.getFileName().toString().startsWith("journal-")).toList();
+				}
+				for (Path file : files) {
+					for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
 						String[] parts = line.split(" ");
 						if (parts.length >= 3 && parts[1].equals(job)) {
 							int[] seen = byMessage.computeIfAbsent(parts[2], (key) -> new int[2]);
