@@ -11,6 +11,7 @@ import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 import com.rabbitmq.client.GetResponse;
+import io.github.gracefulshutdown.amqp.RabbitBroker;
 import io.github.gracefulshutdown.demo.JournalFile.Span;
 import org.assertj.core.api.SoftAssertions;
 import org.junit.jupiter.api.BeforeAll;

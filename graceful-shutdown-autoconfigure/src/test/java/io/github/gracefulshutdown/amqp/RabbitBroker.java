@@ -15,6 +15,7 @@ import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ConnectionFactory;
+import com.rabbitmq.client.GetResponse;
 import com.rabbitmq.client.MessageProperties;
 
 /**
@@ -25,13 +26,14 @@ import com.rabbitmq.client.MessageProperties;
  * ({@code apt-get update}, {@code apt-get install -y rabbitmq-server}). A broker started
  * here outlives the tests, as one started by hand does.
  * <p>
- * Every test uses queues of its own, from {@link #uniqueQueue}, and deletes them.
+ * Every test uses queues of its own, from {@link #uniqueQueue}, and deletes them. The
+ * demo's end-to-end tests use it too, from this module's test jar.
  */
-final class RabbitBroker {
+public final class RabbitBroker {
 
-	static final String HOST = "127.0.0.1";
+	public static final String HOST = "127.0.0.1";
 
-	static final int PORT = 5672;
+	public static final int PORT = 5672;
 
 	private RabbitBroker() {
 	}
@@ -40,7 +42,7 @@ final class RabbitBroker {
 	 * Makes sure the broker listens on {@link #PORT}, starting (and installing) it if not.
 	 * @throws IllegalStateException if it cannot be brought up
 	 */
-	static synchronized void ensureRunning() {
+	public static synchronized void ensureRunning() {
 		if (isListening()) {
 			return;
 		}
@@ -115,7 +117,7 @@ final class RabbitBroker {
 	 * @param prefix what the queue is for
 	 * @return the name
 	 */
-	static String uniqueQueue(String prefix) {
+	public static String uniqueQueue(String prefix) {
 		return "gs-test-" + prefix + "-" + UUID.randomUUID();
 	}
 
@@ -123,7 +125,7 @@ final class RabbitBroker {
 	 * Opens a plain client connection, the test's own, apart from the application's.
 	 * @return the connection
 	 */
-	static Connection connect() {
+	public static Connection connect() {
 		ConnectionFactory factory = new ConnectionFactory();
 		factory.setHost(HOST);
 		factory.setPort(PORT);
@@ -143,7 +145,7 @@ final class RabbitBroker {
 	 * @param queue the queue
 	 * @param bodies the messages
 	 */
-	static void publish(String queue, String... bodies) throws IOException {
+	public static void publish(String queue, String... bodies) throws IOException {
 		try (Connection connection = connect(); Channel channel = connection.createChannel()) {
 			channel.queueDeclare(queue, true, false, false, null);
 			channel.confirmSelect();
@@ -167,9 +169,23 @@ final class RabbitBroker {
 	 * @param queue the queue
 	 * @return the broker's answer to a passive declare
 	 */
-	static AMQP.Queue.DeclareOk state(String queue) throws IOException {
+	public static AMQP.Queue.DeclareOk state(String queue) throws IOException {
 		try (Connection connection = connect(); Channel channel = connection.createChannel()) {
 			return channel.queueDeclarePassive(queue);
+		}
+		catch (TimeoutException ex) {
+			throw new IllegalStateException(ex);
+		}
+	}
+
+	/**
+	 * Takes the next message off the queue, acknowledged at once.
+	 * @param queue the queue
+	 * @return the message, or {@code null} if the queue has none ready
+	 */
+	public static GetResponse take(String queue) throws IOException {
+		try (Connection connection = connect(); Channel channel = connection.createChannel()) {
+			return channel.basicGet(queue, true);
 		}
 		catch (TimeoutException ex) {
 			throw new IllegalStateException(ex);
@@ -180,7 +196,7 @@ final class RabbitBroker {
 	 * Deletes a queue, whatever it holds.
 	 * @param queue the queue
 	 */
-	static void delete(String queue) throws IOException {
+	public static void delete(String queue) throws IOException {
 		try (Connection connection = connect(); Channel channel = connection.createChannel()) {
 			channel.queueDelete(queue);
 		}
