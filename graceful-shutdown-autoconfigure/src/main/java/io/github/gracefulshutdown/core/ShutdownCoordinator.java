@@ -3,8 +3,8 @@ package io.github.gracefulshutdown.core;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.List;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
@@ -154,9 +154,10 @@ public final class ShutdownCoordinator
 		if (!this.settings.drainDelay().isZero()) {
 			this.state = ShutdownState.DRAIN_DELAY;
 		}
-		// Consumers first: nothing routes messages away from them during the delay.
+		// Consumers first: nothing routes messages away from them during the delay. What
+		// they finish from now on counts as drained.
 		ShutdownReport sinceSignal = new ShutdownReport(this.participants, this.jobs);
-		Map<ShutdownParticipant, CompletableFuture<?>> stoppedConsuming = stopConsuming(sinceSignal);
+		Map<ShutdownParticipant, CompletableFuture<?>> stoppedConsuming = stopConsuming();
 		keepServingForDrainDelay();
 
 		// One budget for everything from here, not one per phase.
@@ -203,10 +204,10 @@ public final class ShutdownCoordinator
 	 * Starts the drain of every participant that drains as the shutdown starts (message
 	 * consumers stop fetching); the rest of the sequence awaits them with the others.
 	 */
-	private Map<ShutdownParticipant, CompletableFuture<?>> stopConsuming(ShutdownReport report) {
+	private Map<ShutdownParticipant, CompletableFuture<?>> stopConsuming() {
 		Map<ShutdownParticipant, CompletableFuture<?>> started = new LinkedHashMap<>();
 		for (ShutdownParticipant participant : this.servers) {
-			if (participant.drainsAtShutdownStart()) {
+			if (drainsAtShutdownStart(participant)) {
 				started.put(participant, startDrain(participant));
 			}
 		}
@@ -216,6 +217,17 @@ public final class ShutdownCoordinator
 					+ ShutdownReport.describeCounts(started.keySet()));
 		}
 		return started;
+	}
+
+	private static boolean drainsAtShutdownStart(ShutdownParticipant participant) {
+		try {
+			return participant.drainsAtShutdownStart();
+		}
+		catch (RuntimeException ex) {
+			// Then it is drained with the others, after the delay, as by default.
+			logger.error("Shutdown participant '" + participant.name() + "' failed to say when it drains", ex);
+			return false;
+		}
 	}
 
 	private void keepServingForDrainDelay() {
