@@ -52,6 +52,27 @@ final class TomcatConnectors {
 	}
 
 	/**
+	 * Makes every response that the server's connectors commit from now on carry
+	 * {@code Connection: close}, where the connector is a {@link GracefulHttp11NioProtocol}.
+	 * @return whether every connector does so; if not, the caller adds the header where
+	 * it still can
+	 */
+	static boolean closeConnections(WebServer webServer) {
+		boolean all = true;
+		for (Service service : ((TomcatWebServer) webServer).getTomcat().getServer().findServices()) {
+			for (Connector connector : service.findConnectors()) {
+				if (connector.getProtocolHandler() instanceof GracefulHttp11NioProtocol protocol) {
+					protocol.closeConnections();
+				}
+				else {
+					all = false;
+				}
+			}
+		}
+		return all;
+	}
+
+	/**
 	 * Closes the server socket of every connector of the server, and its idle
 	 * connections.
 	 * @param busyConnections connections ({@code address:port}) with a request in flight,
