@@ -1,12 +1,17 @@
 package io.github.gracefulshutdown.autoconfigure;
 
 import io.github.gracefulshutdown.core.ShutdownCoordinator;
+import io.github.gracefulshutdown.web.GracefulHttp11NioProtocol;
 import io.github.gracefulshutdown.web.InFlightRequests;
+import io.github.gracefulshutdown.web.ResponseStreams;
+import io.github.gracefulshutdown.web.WebSocketSessions;
 import io.github.gracefulshutdown.web.WebServerDrain;
 import jakarta.servlet.DispatcherType;
 import jakarta.servlet.Filter;
+import jakarta.websocket.server.ServerContainer;
 import org.apache.commons.logging.Log;
 import org.apache.commons.logging.LogFactory;
+import org.apache.tomcat.websocket.WsWebSocketContainer;
 
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
@@ -23,6 +28,9 @@ import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.core.Ordered;
 import org.springframework.core.env.Environment;
+import org.springframework.web.context.WebApplicationContext;
+import org.springframework.web.context.request.async.DeferredResultProcessingInterceptor;
+import org.springframework.web.servlet.config.annotation.WebMvcConfigurer;
 
 /**
  * Auto-configuration that makes the web server a participant of the one shutdown: it is
@@ -63,6 +71,32 @@ public final class GracefulShutdownWebAutoConfiguration {
 	}
 
 	@Configuration(proxyBeanMethods = false)
+	@ConditionalOnWebApplication(type = ConditionalOnWebApplication.Type.SERVLET)
+	@ConditionalOnClass({ WebMvcConfigurer.class, DeferredResultProcessingInterceptor.class })
+	static class MvcStreamsConfiguration {
+
+		@Bean
+		@ConditionalOnMissingBean
+		ResponseStreams responseStreams() {
+			return new ResponseStreams();
+		}
+
+	}
+
+	@Configuration(proxyBeanMethods = false)
+	@ConditionalOnWebApplication(type = ConditionalOnWebApplication.Type.SERVLET)
+	@ConditionalOnClass({ WsWebSocketContainer.class, ServerContainer.class, Filter.class })
+	static class WebSocketConfiguration {
+
+		@Bean
+		@ConditionalOnMissingBean
+		WebSocketSessions webSocketSessions(WebApplicationContext context) {
+			return new WebSocketSessions(context);
+		}
+
+	}
+
+	@Configuration(proxyBeanMethods = false)
 	@ConditionalOnWebApplication(type = ConditionalOnWebApplication.Type.REACTIVE)
 	static class ReactiveConfiguration {
 
@@ -95,7 +129,9 @@ public final class GracefulShutdownWebAutoConfiguration {
 	/**
 	 * Our coordinator drains Tomcat; Spring Boot's own drain would run a second time in a
 	 * later phase, with its own timeout and its own log lines, so it is made immediate.
-	 * Runs after Spring Boot's customizer that applies {@code server.shutdown}.
+	 * The connector's protocol becomes {@link GracefulHttp11NioProtocol}, which ends
+	 * keep-alive on every response committed once the drain is near. Runs after Spring
+	 * Boot's customizer that applies {@code server.shutdown}.
 	 */
 	static final class TomcatDrainOwnershipCustomizer
 			implements WebServerFactoryCustomizer<TomcatServletWebServerFactory>, Ordered {
@@ -103,6 +139,18 @@ public final class GracefulShutdownWebAutoConfiguration {
 		@Override
 		public void customize(TomcatServletWebServerFactory factory) {
 			factory.setShutdown(Shutdown.IMMEDIATE);
+			if (!GracefulHttp11NioProtocol.isSupported()) {
+				logger.warn("This Tomcat version does not let graceful-shutdown see when a response is committed: "
+						+ "a response already being written when the drain starts gets no Connection: close");
+			}
+			else if (TomcatServletWebServerFactory.DEFAULT_PROTOCOL.equals(factory.getProtocol())) {
+				factory.setProtocol(GracefulHttp11NioProtocol.class.getName());
+			}
+			else {
+				// Said once, at startup: a protocol of the user's is kept, with what it costs.
+				logger.info("Tomcat protocol " + factory.getProtocol() + " is kept: a response already being "
+						+ "written when the drain starts gets no Connection: close");
+			}
 		}
 
 		@Override

@@ -48,10 +48,14 @@ import org.springframework.util.ClassUtils;
  * server (Jetty), Spring Boot's own graceful shutdown closes the connectors, started from
  * here inside our deadline.
  * <p>
- * From the moment readiness becomes REFUSING_TRAFFIC, every response carries
+ * From the moment readiness becomes REFUSING_TRAFFIC, every response committed carries
  * {@code Connection: close}, so clients stop reusing connections to an instance that is
- * about to go away: set before the handler runs for requests that arrive from then on,
- * and after it for requests already in flight, if their response is not committed yet.
+ * about to go away. On Tomcat the connector adds it when it writes the headers
+ * ({@link GracefulHttp11NioProtocol}), whatever commits the response; on another server
+ * this filter sets it before the handler runs for requests that arrive from then on,
+ * and after it for requests already in flight whose response is not committed yet.
+ * Once draining has begun, a WebSocket handshake is answered {@code 503}: its session
+ * would outlive the drain, and the client can open it on another instance.
  * <p>
  * Once draining has begun and the last request in flight has ended, the shutdown moves on
  * to destroy the beans that requests use. A request that still arrives then, on a
@@ -80,6 +84,8 @@ public final class InFlightRequests
 
 	private volatile boolean closeConnections;
 
+	private volatile boolean draining;
+
 	/**
 	 * Creates the counter for the context's own web server.
 	 * @param context the application context that runs the server
@@ -102,6 +108,11 @@ public final class InFlightRequests
 				|| !(servletResponse instanceof HttpServletResponse response)
 				|| request.getDispatcherType() != DispatcherType.REQUEST) {
 			chain.doFilter(servletRequest, servletResponse);
+			return;
+		}
+		if (this.draining && isWebSocketHandshake(request)) {
+			this.refused.increment();
+			answerUnavailable(response);
 			return;
 		}
 		Request inFlight = new Request(request.getMethod(), request.getRequestURI(), request.getRemoteAddr(),
@@ -132,6 +143,10 @@ public final class InFlightRequests
 		}
 	}
 
+	private static boolean isWebSocketHandshake(HttpServletRequest request) {
+		return "websocket".equalsIgnoreCase(request.getHeader(HttpHeaders.UPGRADE));
+	}
+
 	private void refuse(HttpServletRequest request, HttpServletResponse response) {
 		if (this.refusing.compareAndSet(false, true)) {
 			// Once, not per request: clients may keep sending on open connections.
@@ -139,6 +154,10 @@ public final class InFlightRequests
 					+ request.getMethod() + " " + request.getRequestURI() + ")");
 		}
 		this.refused.increment();
+		answerUnavailable(response);
+	}
+
+	private static void answerUnavailable(HttpServletResponse response) {
 		// No error page: rendering one needs the beans that are being destroyed.
 		response.setStatus(HttpServletResponse.SC_SERVICE_UNAVAILABLE);
 		response.setHeader(HttpHeaders.CONNECTION, "close");
@@ -148,7 +167,15 @@ public final class InFlightRequests
 	@Override
 	public void onApplicationEvent(AvailabilityChangeEvent<ReadinessState> event) {
 		if (event.getState() == ReadinessState.REFUSING_TRAFFIC) {
-			this.closeConnections = true;
+			closeConnections();
+		}
+	}
+
+	private void closeConnections() {
+		this.closeConnections = true;
+		WebServer webServer = WebServerDrain.webServer(this.context);
+		if (TOMCAT_PRESENT && webServer != null && TomcatConnectors.isTomcat(webServer)) {
+			TomcatConnectors.closeConnections(webServer);
 		}
 	}
 
@@ -166,7 +193,8 @@ public final class InFlightRequests
 	 */
 	@Override
 	public CompletionStage<?> drain() {
-		this.closeConnections = true;
+		this.draining = true;
+		closeConnections();
 		CompletableFuture<Void> requestsEnded = this.requests.drain();
 		WebServer webServer = WebServerDrain.webServer(this.context);
 		if (webServer == null) {
@@ -225,8 +253,8 @@ public final class InFlightRequests
 	}
 
 	/**
-	 * How many requests arrived after the drain had finished and were answered
-	 * {@code 503}.
+	 * How many requests were answered {@code 503}: those that arrived after the drain had
+	 * finished, and WebSocket handshakes during it.
 	 */
 	long refusedCount() {
 		return this.refused.sum();

@@ -3,6 +3,7 @@ package io.github.gracefulshutdown.web;
 import io.github.gracefulshutdown.autoconfigure.GracefulShutdownAutoConfiguration;
 import io.github.gracefulshutdown.autoconfigure.GracefulShutdownWebAutoConfiguration;
 import io.github.gracefulshutdown.core.ShutdownCoordinator;
+import org.apache.tomcat.websocket.WsWebSocketContainer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -14,8 +15,12 @@ import org.springframework.boot.test.context.runner.ReactiveWebApplicationContex
 import org.springframework.boot.test.context.runner.WebApplicationContextRunner;
 import org.springframework.boot.test.system.CapturedOutput;
 import org.springframework.boot.test.system.OutputCaptureExtension;
+import org.springframework.boot.tomcat.servlet.TomcatServletWebServerFactory;
+import org.springframework.boot.web.server.Shutdown;
+import org.springframework.boot.web.server.WebServerFactoryCustomizer;
 import org.springframework.boot.web.servlet.FilterRegistrationBean;
 import org.springframework.core.Ordered;
+import org.springframework.web.servlet.config.annotation.WebMvcConfigurer;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -39,6 +44,51 @@ class GracefulShutdownWebAutoConfigurationTests {
 			assertThat(registration.isAsyncSupported()).isTrue();
 			assertThat(registration.determineDispatcherTypes()).containsExactly(jakarta.servlet.DispatcherType.REQUEST);
 		});
+	}
+
+	@Test
+	void aServletApplicationEndsItsStreamsAndWebSocketSessionsAsDrainingStarts() {
+		new WebApplicationContextRunner().withConfiguration(CONFIGURATIONS).run((context) -> {
+			assertThat(context).hasSingleBean(ResponseStreams.class).hasSingleBean(WebSocketSessions.class);
+			assertThat(context.getBean(ShutdownCoordinator.class).participants())
+				.contains(context.getBean(ResponseStreams.class), context.getBean(WebSocketSessions.class));
+		});
+	}
+
+	@Test
+	void withoutSpringMvcOrTomcatWebSocketThoseParticipantsBackOff() {
+		new WebApplicationContextRunner().withConfiguration(CONFIGURATIONS)
+			.withClassLoader(new FilteredClassLoader(WebMvcConfigurer.class, WsWebSocketContainer.class))
+			.run((context) -> assertThat(context).hasSingleBean(InFlightRequests.class)
+				.doesNotHaveBean(ResponseStreams.class)
+				.doesNotHaveBean(WebSocketSessions.class));
+	}
+
+	@Test
+	void aUsersOwnStreamParticipantReplacesOurs() {
+		ResponseStreams own = new ResponseStreams();
+		new WebApplicationContextRunner().withConfiguration(CONFIGURATIONS)
+			.withBean(ResponseStreams.class, () -> own)
+			.run((context) -> assertThat(context.getBean(ResponseStreams.class)).isSameAs(own));
+	}
+
+	@Test
+	void tomcatsDefaultProtocolBecomesOursAndAUsersOwnIsKeptAndSaidSo(CapturedOutput output) {
+		new WebApplicationContextRunner().withConfiguration(CONFIGURATIONS).run((context) -> {
+			@SuppressWarnings("unchecked")
+			WebServerFactoryCustomizer<TomcatServletWebServerFactory> customizer = context
+				.getBean("tomcatDrainOwnershipCustomizer", WebServerFactoryCustomizer.class);
+			TomcatServletWebServerFactory factory = new TomcatServletWebServerFactory();
+			customizer.customize(factory);
+			assertThat(factory.getProtocol()).isEqualTo(GracefulHttp11NioProtocol.class.getName());
+			assertThat(factory.getShutdown()).isEqualTo(Shutdown.IMMEDIATE);
+			TomcatServletWebServerFactory nio2 = new TomcatServletWebServerFactory();
+			nio2.setProtocol("org.apache.coyote.http11.Http11Nio2Protocol");
+			customizer.customize(nio2);
+			assertThat(nio2.getProtocol()).isEqualTo("org.apache.coyote.http11.Http11Nio2Protocol");
+		});
+		assertThat(output).containsOnlyOnce("Tomcat protocol org.apache.coyote.http11.Http11Nio2Protocol is kept: "
+				+ "a response already being written when the drain starts gets no Connection: close");
 	}
 
 	@Test
@@ -86,6 +136,8 @@ class GracefulShutdownWebAutoConfigurationTests {
 			.withPropertyValues("graceful-shutdown.enabled=false")
 			.run((context) -> assertThat(context).doesNotHaveBean(WebServerDrain.class)
 				.doesNotHaveBean(InFlightRequests.class)
+				.doesNotHaveBean(ResponseStreams.class)
+				.doesNotHaveBean(WebSocketSessions.class)
 				.doesNotHaveBean(FilterRegistrationBean.class));
 	}
 

@@ -1,0 +1,154 @@
+package io.github.gracefulshutdown.web;
+
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+
+import io.github.gracefulshutdown.ShutdownParticipant;
+import io.github.gracefulshutdown.core.InFlightTracker;
+import jakarta.servlet.http.HttpServletRequest;
+import org.apache.commons.logging.Log;
+import org.apache.commons.logging.LogFactory;
+
+import org.springframework.web.context.request.NativeWebRequest;
+import org.springframework.web.context.request.async.DeferredResult;
+import org.springframework.web.context.request.async.DeferredResultProcessingInterceptor;
+import org.springframework.web.filter.ShallowEtagHeaderFilter;
+import org.springframework.web.servlet.config.annotation.AsyncSupportConfigurer;
+import org.springframework.web.servlet.config.annotation.WebMvcConfigurer;
+
+/**
+ * Spring MVC's open-ended response streams as a participant: every {@code SseEmitter},
+ * {@code ResponseBodyEmitter} and streaming {@code Flux} that a controller returns is
+ * completed when draining starts, as its controller would complete it, so that the
+ * client sees the end of the stream and an {@code EventSource} reconnects, through the
+ * load balancer, to another instance. Without this, one open stream holds the shutdown
+ * until the deadline, and its request is reported as a straggler.
+ * <p>
+ * A stream that starts during the drain is completed at once. Bounded asynchronous
+ * requests ({@code DeferredResult}, {@code Callable}, {@code CompletableFuture},
+ * {@code StreamingResponseBody}) are not streams: they run to their end, and the web
+ * server's drain awaits them. A stream that must not be ended early is bounded by
+ * nature; write it with {@code StreamingResponseBody}.
+ * <p>
+ * A stream is known by what Spring MVC itself does for one: it disables content caching
+ * ({@link ShallowEtagHeaderFilter#disableContentCaching}) and then waits on a
+ * {@link DeferredResult} that the emitter's completion sets.
+ */
+public final class ResponseStreams implements DeferredResultProcessingInterceptor, WebMvcConfigurer,
+		ShutdownParticipant {
+
+	/** The unit this participant drains. */
+	public static final String STREAM = "stream";
+
+	private static final Log logger = LogFactory.getLog(ResponseStreams.class);
+
+	// ShallowEtagHeaderFilter keeps the name private; it has been this since Spring 4.2.
+	private static final String STREAMING_ATTRIBUTE = ShallowEtagHeaderFilter.class.getName() + ".STREAMING";
+
+	private final InFlightTracker<Stream> streams = new InFlightTracker<>();
+
+	// Found again on completion, which Spring reports with the DeferredResult.
+	private final Map<DeferredResult<?>, Stream> byResult = new ConcurrentHashMap<>();
+
+	@Override
+	public void configureAsyncSupport(AsyncSupportConfigurer configurer) {
+		configurer.registerDeferredResultInterceptors(this);
+	}
+
+	@Override
+	public <T> void preProcess(NativeWebRequest request, DeferredResult<T> deferredResult) {
+		HttpServletRequest servletRequest = request.getNativeRequest(HttpServletRequest.class);
+		if (servletRequest == null || servletRequest.getAttribute(STREAMING_ATTRIBUTE) == null) {
+			return;
+		}
+		Stream stream = new Stream(servletRequest.getMethod() + " " + servletRequest.getRequestURI(), deferredResult);
+		if (!this.streams.begin(stream)) {
+			// Draining already: a client that reconnected here is sent elsewhere at once.
+			stream.complete();
+			return;
+		}
+		// Put after begin without a race: the servlet container runs no completion of
+		// this request before its first dispatch, which is still in here, returns.
+		this.byResult.put(deferredResult, stream);
+	}
+
+	@Override
+	public <T> void afterCompletion(NativeWebRequest request, DeferredResult<T> deferredResult) {
+		Stream stream = this.byResult.remove(deferredResult);
+		if (stream != null) {
+			stream.ended();
+		}
+	}
+
+	@Override
+	public String name() {
+		return STREAM;
+	}
+
+	/**
+	 * Completes every open stream, and any that opens from now on.
+	 * @return a stage that completes when the last stream's response has completed
+	 */
+	@Override
+	public CompletionStage<?> drain() {
+		CompletableFuture<Void> ended = this.streams.drain();
+		List<Stream> open = this.streams.active();
+		if (!open.isEmpty()) {
+			logger.info("Ending " + open.size() + " open response stream" + ((open.size() != 1) ? "s" : "")
+					+ " so that clients reconnect elsewhere (first: " + open.get(0).description + ")");
+		}
+		open.forEach(Stream::complete);
+		return ended;
+	}
+
+	@Override
+	public OptionalLong inFlightCount() {
+		return OptionalLong.of(this.streams.activeCount());
+	}
+
+	@Override
+	public OptionalLong completedCount() {
+		return OptionalLong.of(this.streams.completedCount());
+	}
+
+	@Override
+	public List<InFlight> inFlight() {
+		return this.streams.active()
+			.stream()
+			.map((stream) -> new InFlight(stream.description, stream.startedAt(), null))
+			.toList();
+	}
+
+	private static final class Stream extends InFlightTracker.Entry {
+
+		private final String description;
+
+		private final DeferredResult<?> result;
+
+		Stream(String description, DeferredResult<?> result) {
+			// No thread: a stream is written from wherever its emitter is called.
+			super(null);
+			this.description = description;
+			this.result = result;
+		}
+
+		/**
+		 * Completes the stream as {@code emitter.complete()} does: the emitter's own
+		 * completion callbacks run, and a later {@code send} fails, as it would on a
+		 * stream that its client closed.
+		 */
+		void complete() {
+			this.result.setResult(null);
+		}
+
+		void ended() {
+			end(Boolean.TRUE);
+		}
+
+	}
+
+}
