@@ -19,7 +19,9 @@
 # HTTP_REUSE [always] (set to safe to compare with HAProxy's default); everything
 # rolling-restart.sh reads (ports, JAVA_HOME, JAVA_OPTS, DEMO_ARGS, ...).
 #
-# Prints one line per run and a table, per setup, of the errors of each run: wrk's non-2xx
+# Prints one line per run and a table, per setup, of the errors of each run (and its
+# restarts: 1 when b's restart no longer fitted in the load; give a longer DURATION_S on
+# a loaded machine, where a JVM start takes up to 30 s): wrk's non-2xx
 # answers (by status) and socket errors, and the failed requests HAProxy logged, by
 # termination state (SC: connection refused, SH: the server closed it before the
 # response headers, SD: during the body; see HAProxy's "session state at disconnection").
@@ -77,10 +79,10 @@ field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
 {
 	echo
 	echo "errors per run, http-reuse $HTTP_REUSE (errors = non-2xx + wrk socket errors; HAProxy's failures as status:state=count)"
-	printf '%-11s %4s %9s %7s %7s %5s %7s  %s\n' setup run requests non2xx connect read timeout "HAProxy failures"
+	printf '%-11s %4s %8s %9s %7s %7s %5s %7s  %s\n' setup run restarts requests non2xx connect read timeout "HAProxy failures"
 	while read -r line; do
 		set -- $line
-		printf '%-11s %4s %9s %7s %7s %5s %7s  %s\n' "$1" "$(field run <<<"$line")" "$(field requests <<<"$line")" \
+		printf '%-11s %4s %8s %9s %7s %7s %5s %7s  %s\n' "$1" "$(field run <<<"$line")" "$(field restarts <<<"$line")" "$(field requests <<<"$line")" \
 			"$(field non2xx <<<"$line")" "$(field socket_errors_connect <<<"$line")" "$(field read <<<"$line")" \
 			"$(field timeout <<<"$line")" "$(field lb_failures <<<"$line")"
 	done <"$OUT/runs.txt"
