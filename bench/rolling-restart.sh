@@ -371,7 +371,10 @@ curl -s --max-time 2 "http://$HOST:$STATS_PORT/stats;csv" >"$OUT/haproxy-stats.c
 # ---------------------------------------------------------------- result
 W=$OUT/wrk.txt
 requests=$(awk '/ requests in / { print $1; exit }' "$W")
-duration=$(awk '/ requests in / { sub(/s,$/, "", $4); print $4; exit }' "$W")
+# wrk prints the duration as 50.07s, 1.33m or 1.02h: in seconds here.
+duration=$(awk '/ requests in / { d = $4; sub(/,$/, "", d); f = 1
+	if (d ~ /ms$/) f = 0.001; else if (d ~ /m$/) f = 60; else if (d ~ /h$/) f = 3600
+	printf "%.2f", (d + 0) * f; exit }' "$W")
 non2xx=$(awk -F': *' '/Non-2xx or 3xx responses/ { print $2; exit }' "$W")
 read -r s_connect s_read s_write s_timeout < <(
 	awk '/Socket errors:/ { gsub(/,/, ""); print $4, $6, $8, $10; exit }' "$W"
