@@ -4,7 +4,7 @@ import io.github.gracefulshutdown.core.ShutdownCoordinator;
 import io.github.gracefulshutdown.web.GracefulHttp11NioProtocol;
 import io.github.gracefulshutdown.web.InFlightRequests;
 import io.github.gracefulshutdown.web.ResponseStreams;
-import io.github.gracefulshutdown.web.WebSocketSessions;
+import io.github.gracefulshutdown.web.TomcatWebSocketSessions;
 import io.github.gracefulshutdown.web.WebServerDrain;
 import jakarta.servlet.DispatcherType;
 import jakarta.servlet.Filter;
@@ -90,8 +90,8 @@ public final class GracefulShutdownWebAutoConfiguration {
 
 		@Bean
 		@ConditionalOnMissingBean
-		WebSocketSessions webSocketSessions(WebApplicationContext context) {
-			return new WebSocketSessions(context);
+		TomcatWebSocketSessions webSocketSessions(WebApplicationContext context) {
+			return new TomcatWebSocketSessions(context);
 		}
 
 	}

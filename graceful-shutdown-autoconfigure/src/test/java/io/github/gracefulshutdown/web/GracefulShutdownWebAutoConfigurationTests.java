@@ -49,9 +49,9 @@ class GracefulShutdownWebAutoConfigurationTests {
 	@Test
 	void aServletApplicationEndsItsStreamsAndWebSocketSessionsAsDrainingStarts() {
 		new WebApplicationContextRunner().withConfiguration(CONFIGURATIONS).run((context) -> {
-			assertThat(context).hasSingleBean(ResponseStreams.class).hasSingleBean(WebSocketSessions.class);
+			assertThat(context).hasSingleBean(ResponseStreams.class).hasSingleBean(TomcatWebSocketSessions.class);
 			assertThat(context.getBean(ShutdownCoordinator.class).participants())
-				.contains(context.getBean(ResponseStreams.class), context.getBean(WebSocketSessions.class));
+				.contains(context.getBean(ResponseStreams.class), context.getBean(TomcatWebSocketSessions.class));
 		});
 	}
 
@@ -61,7 +61,7 @@ class GracefulShutdownWebAutoConfigurationTests {
 			.withClassLoader(new FilteredClassLoader(WebMvcConfigurer.class, WsWebSocketContainer.class))
 			.run((context) -> assertThat(context).hasSingleBean(InFlightRequests.class)
 				.doesNotHaveBean(ResponseStreams.class)
-				.doesNotHaveBean(WebSocketSessions.class));
+				.doesNotHaveBean(TomcatWebSocketSessions.class));
 	}
 
 	@Test
@@ -137,7 +137,7 @@ class GracefulShutdownWebAutoConfigurationTests {
 			.run((context) -> assertThat(context).doesNotHaveBean(WebServerDrain.class)
 				.doesNotHaveBean(InFlightRequests.class)
 				.doesNotHaveBean(ResponseStreams.class)
-				.doesNotHaveBean(WebSocketSessions.class)
+				.doesNotHaveBean(TomcatWebSocketSessions.class)
 				.doesNotHaveBean(FilterRegistrationBean.class));
 	}
 

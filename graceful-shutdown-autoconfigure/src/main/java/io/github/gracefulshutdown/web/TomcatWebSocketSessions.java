@@ -25,9 +25,9 @@ import org.springframework.web.context.WebApplicationContext;
  * the close frame and lets the client answer. Sessions are not counted: Tomcat does not
  * say how many are open.
  */
-public final class WebSocketSessions implements ShutdownParticipant {
+public final class TomcatWebSocketSessions implements ShutdownParticipant {
 
-	private static final Log logger = LogFactory.getLog(WebSocketSessions.class);
+	private static final Log logger = LogFactory.getLog(TomcatWebSocketSessions.class);
 
 	private final WebApplicationContext context;
 
@@ -35,7 +35,7 @@ public final class WebSocketSessions implements ShutdownParticipant {
 	 * Creates the participant for the context's own servlet container.
 	 * @param context the application context that runs the server
 	 */
-	public WebSocketSessions(WebApplicationContext context) {
+	public TomcatWebSocketSessions(WebApplicationContext context) {
 		this.context = context;
 	}
 
