@@ -1,6 +1,5 @@
 package io.github.gracefulshutdown.autoconfigure;
 
-import io.github.gracefulshutdown.ShutdownToken;
 import io.github.gracefulshutdown.core.ShutdownCoordinator;
 import io.github.gracefulshutdown.web.InFlightRequests;
 import io.github.gracefulshutdown.web.ReactiveInFlightRequests;
@@ -106,8 +105,8 @@ public final class GracefulShutdownWebAutoConfiguration {
 
 			@Bean
 			@ConditionalOnMissingBean
-			WebSocketSessions webSocketSessions(ShutdownToken shutdownToken) {
-				return new WebSocketSessions(shutdownToken);
+			WebSocketSessions webSocketSessions() {
+				return new WebSocketSessions();
 			}
 
 			@Bean

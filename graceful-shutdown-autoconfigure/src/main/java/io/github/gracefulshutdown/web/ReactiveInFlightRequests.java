@@ -61,7 +61,8 @@ import org.springframework.web.server.ServerWebExchange;
  * {@code Connection: close}, set as it commits ({@link ServerHttpResponse#beforeCommit}),
  * whoever commits it: a writer that flushes, an error handler, the end of the handling.
  * Reactor Netty and Tomcat close the connection after such a response. A WebSocket
- * handshake is left alone.
+ * handshake is left alone; its session, which outlives the handshake request, is
+ * {@link WebSocketSessions}'s.
  * <p>
  * As draining starts, every streaming response (what Spring writes through
  * {@link ServerHttpResponse#writeAndFlushWith}: Server-Sent Events, NDJSON and the other

@@ -1,10 +1,11 @@
 package io.github.gracefulshutdown.web;
 
 import java.util.List;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
+import java.util.OptionalLong;
+import java.util.concurrent.CompletionStage;
 
-import io.github.gracefulshutdown.ShutdownToken;
+import io.github.gracefulshutdown.ShutdownParticipant;
+import io.github.gracefulshutdown.core.InFlightTracker;
 import org.apache.commons.logging.Log;
 import org.apache.commons.logging.LogFactory;
 import reactor.core.publisher.Mono;
@@ -19,37 +20,36 @@ import org.springframework.web.reactive.socket.server.WebSocketService;
 import org.springframework.web.reactive.socket.server.support.WebSocketHandlerAdapter;
 
 /**
- * The open WebFlux WebSocket sessions, closed with {@code 1001 Going Away} as draining
- * starts (when the shutdown token is cancelled), so that their clients reconnect to
- * another instance instead of holding the drain until the deadline. A session that
- * opens during the drain is closed as soon as it opens.
+ * The WebFlux WebSocket sessions as a participant of the one shutdown: as draining
+ * starts, every open session is closed with {@code 1001 Going Away}, so that its client
+ * reconnects to another instance instead of holding the drain until the deadline, and
+ * the drain completes when the last session has ended. A session that opens during the
+ * drain is closed as soon as it opens.
  * <p>
  * Sessions are seen through the {@link WebSocketService} of Spring's
  * {@link WebSocketHandlerAdapter}, which {@link AdapterPostProcessor} wraps, whatever
  * service (Spring's {@code HandshakeWebSocketService} by default, or one of your own)
- * it uses. On Reactor Netty a session is also the upgrade request that
- * {@link ReactiveInFlightRequests} counts until the session ends; on Tomcat the upgrade
- * request ends with the handshake, and the session is not counted.
+ * it uses. They are not requests: on Reactor Netty and Tomcat alike the handshake
+ * request ends with the upgrade, and the session lives on after it. They are counted
+ * here, once one has opened: until then this participant claims no count, so that an
+ * application without WebSockets reads no {@code 0 WebSocket sessions} in its log.
  */
-public final class WebSocketSessions {
+public final class WebSocketSessions implements ShutdownParticipant {
+
+	/** The unit: {@code "draining: 1 request, 2 WebSocket sessions"}. */
+	public static final String UNIT = "WebSocket session";
 
 	private static final Log logger = LogFactory.getLog(WebSocketSessions.class);
 
-	private final Set<WebSocketSession> open = ConcurrentHashMap.newKeySet();
+	private final InFlightTracker<Session> sessions = new InFlightTracker<>();
+
+	private volatile boolean opened;
 
 	private volatile boolean goingAway;
 
 	/**
-	 * Creates the sessions, closed when the token is cancelled.
-	 * @param token the shutdown token, cancelled as draining starts
-	 */
-	public WebSocketSessions(ShutdownToken token) {
-		token.onShutdown(this::goAway);
-	}
-
-	/**
-	 * Returns a service that hands every session to the given one and keeps it here
-	 * while it is open.
+	 * Returns a service that hands every session to the given one and counts it while it
+	 * is open.
 	 * @param service the service that performs the handshake
 	 * @return the tracking service
 	 */
@@ -57,34 +57,86 @@ public final class WebSocketSessions {
 		return (exchange, handler) -> service.handleRequest(exchange, new TrackingHandler(handler));
 	}
 
-	/**
-	 * Returns how many sessions are open.
-	 * @return the count
-	 */
-	public int openCount() {
-		return this.open.size();
+	@Override
+	public String name() {
+		return UNIT;
 	}
 
 	/**
 	 * Closes every open session with {@code 1001 Going Away}, and every later one as it
-	 * opens.
+	 * opens, and completes when the last has ended.
 	 */
-	void goAway() {
+	@Override
+	public CompletionStage<?> drain() {
 		this.goingAway = true;
-		List<WebSocketSession> sessions = List.copyOf(this.open);
-		sessions.forEach(WebSocketSessions::close);
-		if (!sessions.isEmpty()) {
-			logger.info("Closing " + sessions.size() + " WebSocket session" + ((sessions.size() == 1) ? "" : "s")
+		List<Session> open = this.sessions.active();
+		open.forEach(Session::close);
+		if (!open.isEmpty()) {
+			logger.info("Closing " + open.size() + " WebSocket session" + ((open.size() == 1) ? "" : "s")
 					+ " with 1001 (going away) as draining started");
 		}
+		return this.sessions.drain();
 	}
 
-	private static void close(WebSocketSession session) {
-		// Off the calling thread: closing a Tomcat session writes the close frame in a
-		// blocking call, which a client that does not read would hold.
-		Mono.defer(() -> session.close(CloseStatus.GOING_AWAY))
-			.subscribeOn(Schedulers.boundedElastic())
-			.subscribe(null, (ex) -> logger.debug("Could not close WebSocket session " + session.getId(), ex));
+	@Override
+	public OptionalLong inFlightCount() {
+		return this.opened ? OptionalLong.of(this.sessions.activeCount()) : OptionalLong.empty();
+	}
+
+	@Override
+	public OptionalLong completedCount() {
+		return this.opened ? OptionalLong.of(this.sessions.completedCount()) : OptionalLong.empty();
+	}
+
+	/**
+	 * Returns the open sessions, oldest first, as {@code WebSocket /ws}.
+	 */
+	@Override
+	public List<InFlight> inFlight() {
+		return this.sessions.active()
+			.stream()
+			.map((session) -> new InFlight(session.describe(), session.startedAt(), null))
+			.toList();
+	}
+
+	/**
+	 * Refuses later sessions and names those still open: they were asked to close as
+	 * draining started, and the server's own stop closes what is left.
+	 */
+	@Override
+	public List<InFlight> deadlinePassed() {
+		this.sessions.close();
+		return inFlight();
+	}
+
+	/**
+	 * One open session.
+	 */
+	private static final class Session extends InFlightTracker.Entry {
+
+		private final WebSocketSession session;
+
+		Session(WebSocketSession session) {
+			super(null);
+			this.session = session;
+		}
+
+		void end() {
+			end(Boolean.TRUE);
+		}
+
+		void close() {
+			// Off the calling thread: closing a Tomcat session writes the close frame in a
+			// blocking call, which a client that does not read would hold.
+			Mono.defer(() -> this.session.close(CloseStatus.GOING_AWAY))
+				.subscribeOn(Schedulers.boundedElastic())
+				.subscribe(null, (ex) -> logger.debug("Could not close " + describe(), ex));
+		}
+
+		String describe() {
+			return "WebSocket " + this.session.getHandshakeInfo().getUri().getPath();
+		}
+
 	}
 
 	private final class TrackingHandler implements WebSocketHandler {
@@ -102,17 +154,21 @@ public final class WebSocketSessions {
 
 		@Override
 		public Mono<Void> handle(WebSocketSession session) {
-			Set<WebSocketSession> open = WebSocketSessions.this.open;
-			open.add(session);
-			// Added, then checked: either goAway() sees the session or we see goingAway.
+			WebSocketSessions.this.opened = true;
+			Session open = new Session(session);
+			if (!WebSocketSessions.this.sessions.begin(open)) {
+				// Drained: the application is closing.
+				return session.close(CloseStatus.GOING_AWAY);
+			}
+			// Begun, then checked: either drain() lists the session or we see goingAway.
 			if (WebSocketSessions.this.goingAway) {
-				close(session);
+				open.close();
 			}
 			try {
-				return this.delegate.handle(session).doFinally((signal) -> open.remove(session));
+				return this.delegate.handle(session).doFinally((signal) -> open.end());
 			}
 			catch (RuntimeException | Error ex) {
-				open.remove(session);
+				open.end();
 				throw ex;
 			}
 		}

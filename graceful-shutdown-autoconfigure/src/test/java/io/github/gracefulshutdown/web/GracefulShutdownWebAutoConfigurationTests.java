@@ -62,7 +62,7 @@ class GracefulShutdownWebAutoConfigurationTests {
 					.hasSingleBean(WebHttpHandlerBuilderCustomizer.class)
 					.doesNotHaveBean(InFlightRequests.class);
 				assertThat(context.getBean(ShutdownCoordinator.class).participants())
-					.contains(context.getBean(ReactiveInFlightRequests.class));
+					.contains(context.getBean(ReactiveInFlightRequests.class), context.getBean(WebSocketSessions.class));
 			});
 	}
 
