@@ -28,6 +28,7 @@ import org.springframework.context.ApplicationContext;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.core.Ordered;
+import org.springframework.core.annotation.Order;
 import org.springframework.core.env.Environment;
 import org.springframework.http.server.reactive.HttpHandler;
 import org.springframework.web.reactive.socket.server.support.WebSocketHandlerAdapter;
@@ -76,8 +77,10 @@ public final class GracefulShutdownWebAutoConfiguration {
 	@ConditionalOnClass({ HttpHandler.class, Mono.class })
 	static class ReactiveConfiguration {
 
+		// The participants' order is the log's: "Draining 12 requests, 1 WebSocket session".
 		@Bean
 		@ConditionalOnMissingBean
+		@Order(Ordered.LOWEST_PRECEDENCE - 1)
 		ReactiveInFlightRequests reactiveInFlightRequests(ApplicationContext context) {
 			return new ReactiveInFlightRequests(context);
 		}
@@ -105,6 +108,7 @@ public final class GracefulShutdownWebAutoConfiguration {
 
 			@Bean
 			@ConditionalOnMissingBean
+			@Order(Ordered.LOWEST_PRECEDENCE)
 			WebSocketSessions webSocketSessions() {
 				return new WebSocketSessions();
 			}
