@@ -47,9 +47,16 @@ final class LongLivedClients {
 			HttpRequest request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
 				.timeout(Duration.ofSeconds(60))
 				.build();
-			client.sendAsync(request, HttpResponse.BodyHandlers.ofLines()).thenAcceptAsync(stream::read).exceptionally((ex) -> {
-				stream.ended.completeExceptionally(ex);
-				return null;
+			client.sendAsync(request, HttpResponse.BodyHandlers.ofLines()).whenComplete((response, ex) -> {
+				if (ex != null) {
+					stream.ended.completeExceptionally(ex);
+					return;
+				}
+				// A thread of its own, which reading blocks until the stream ends: the common
+				// pool may have a single thread on a small machine.
+				Thread reader = new Thread(() -> stream.read(response), "stream-client" + path.replace('/', '-'));
+				reader.setDaemon(true);
+				reader.start();
 			});
 			return stream;
 		}
