@@ -20,7 +20,6 @@ import io.github.gracefulshutdown.core.InFlightTracker;
 import io.github.gracefulshutdown.core.Units;
 import org.apache.commons.logging.Log;
 import org.apache.commons.logging.LogFactory;
-import org.jspecify.annotations.Nullable;
 import org.reactivestreams.Publisher;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;

@@ -1,5 +1,6 @@
 package io.github.gracefulshutdown.web;
 
+import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
@@ -17,7 +18,9 @@ import org.springframework.boot.availability.ReadinessState;
 import org.springframework.context.support.StaticApplicationContext;
 import org.springframework.core.io.buffer.DataBuffer;
 import org.springframework.http.HttpStatus;
+import org.springframework.http.codec.ServerCodecConfigurer;
 import org.springframework.http.server.reactive.HttpHandler;
+import org.springframework.http.server.reactive.ServerHttpRequest;
 import org.springframework.http.server.reactive.ServerHttpResponse;
 import org.springframework.mock.http.server.reactive.MockServerHttpRequest;
 import org.springframework.mock.http.server.reactive.MockServerHttpResponse;
@@ -25,7 +28,6 @@ import org.springframework.mock.web.server.MockServerWebExchange;
 import org.springframework.web.server.adapter.DefaultServerWebExchange;
 import org.springframework.web.server.i18n.AcceptHeaderLocaleContextResolver;
 import org.springframework.web.server.session.DefaultWebSessionManager;
-import org.springframework.http.codec.ServerCodecConfigurer;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -264,7 +266,7 @@ class ReactiveInFlightRequestsTests {
 	@Test
 	void namesTheConnectionsThatCarryARequest() {
 		HttpHandler handler = this.requests.decorate((request, response) -> Mono.never());
-		handler.handle(MockServerHttpRequest.get("/").remoteAddress(new java.net.InetSocketAddress("127.0.0.1", 50123)).build(),
+		handler.handle(MockServerHttpRequest.get("/").remoteAddress(new InetSocketAddress("127.0.0.1", 50123)).build(),
 				new MockServerHttpResponse())
 			.subscribe();
 		assertThat(this.requests.busyConnections()).containsExactly("127.0.0.1:50123");
@@ -274,7 +276,7 @@ class ReactiveInFlightRequestsTests {
 		return response.bufferFactory().wrap(text.getBytes(StandardCharsets.UTF_8));
 	}
 
-	private static DefaultServerWebExchange exchange(org.springframework.http.server.reactive.ServerHttpRequest request,
+	private static DefaultServerWebExchange exchange(ServerHttpRequest request,
 			ServerHttpResponse response) {
 		return new DefaultServerWebExchange(request, response, new DefaultWebSessionManager(),
 				ServerCodecConfigurer.create(), new AcceptHeaderLocaleContextResolver());

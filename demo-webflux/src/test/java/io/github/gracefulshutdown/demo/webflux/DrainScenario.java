@@ -5,6 +5,7 @@ import java.net.ServerSocket;
 import java.net.http.HttpClient;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
@@ -121,7 +122,7 @@ final class DrainScenario {
 
 			// (c) Bounded requests, each on a connection of its own.
 			List<Future<Outcome>> slow = new ArrayList<>();
-			List<Long> slowEnds = java.util.Collections.synchronizedList(new ArrayList<>());
+			List<Long> slowEnds = Collections.synchronizedList(new ArrayList<>());
 			for (int i = 0; i < slowRequests; i++) {
 				slow.add(clients.submit(() -> {
 					Outcome outcome = Outcome.of(() -> {

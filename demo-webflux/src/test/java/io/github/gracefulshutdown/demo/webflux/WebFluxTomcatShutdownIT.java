@@ -3,6 +3,7 @@ package io.github.gracefulshutdown.demo.webflux;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
 
 import org.assertj.core.api.SoftAssertions;
 import org.junit.jupiter.api.Test;
@@ -30,7 +31,7 @@ class WebFluxTomcatShutdownIT {
 				List.of("--server.port=0",
 						"--management.server.port=" + managementPort, "--graceful-shutdown.progress-log-interval=250ms"))) {
 			DrainScenario.run("webflux-tomcat", app, managementPort, 5, "TomcatWebServer", 0, softly);
-			softly.assertThat(app.awaitLine(java.util.regex.Pattern.compile("servletApi=present"), Duration.ZERO))
+			softly.assertThat(app.awaitLine(Pattern.compile("servletApi=present"), Duration.ZERO))
 				.as("Tomcat brings the servlet API")
 				.isNotNull();
 			WebFluxShutdownIT.assertAll(softly, app.tail(80));
