@@ -3,40 +3,49 @@ package io.github.gracefulshutdown.autoconfigure;
 import io.github.gracefulshutdown.core.ShutdownCoordinator;
 import io.github.gracefulshutdown.web.GracefulHttp11NioProtocol;
 import io.github.gracefulshutdown.web.InFlightRequests;
+import io.github.gracefulshutdown.web.ReactiveInFlightRequests;
 import io.github.gracefulshutdown.web.ResponseStreams;
 import io.github.gracefulshutdown.web.TomcatWebSocketSessions;
-import io.github.gracefulshutdown.web.WebServerDrain;
+import io.github.gracefulshutdown.web.WebSocketSessions;
 import jakarta.servlet.DispatcherType;
 import jakarta.servlet.Filter;
 import jakarta.websocket.server.ServerContainer;
 import org.apache.commons.logging.Log;
 import org.apache.commons.logging.LogFactory;
 import org.apache.tomcat.websocket.WsWebSocketContainer;
+import reactor.core.publisher.Mono;
 
+import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnWebApplication;
+import org.springframework.boot.tomcat.reactive.TomcatReactiveWebServerFactory;
 import org.springframework.boot.tomcat.servlet.TomcatServletWebServerFactory;
 import org.springframework.boot.web.server.Shutdown;
 import org.springframework.boot.web.server.WebServer;
 import org.springframework.boot.web.server.WebServerFactoryCustomizer;
 import org.springframework.boot.web.servlet.FilterRegistrationBean;
+import org.springframework.boot.webflux.autoconfigure.WebHttpHandlerBuilderCustomizer;
 import org.springframework.context.ApplicationContext;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.core.Ordered;
+import org.springframework.core.annotation.Order;
 import org.springframework.core.env.Environment;
+import org.springframework.http.server.reactive.HttpHandler;
 import org.springframework.web.context.WebApplicationContext;
 import org.springframework.web.context.request.async.DeferredResultProcessingInterceptor;
+import org.springframework.web.reactive.socket.server.support.WebSocketHandlerAdapter;
 import org.springframework.web.servlet.config.annotation.WebMvcConfigurer;
 
 /**
  * Auto-configuration that makes the web server a participant of the one shutdown: it is
  * drained inside the deadline, in parallel with everything else. A servlet application
- * gets the request counter, which also drains the server; a reactive one gets a drain
- * that touches no servlet class, so it starts without the servlet API on its classpath.
+ * gets the servlet request counter, a reactive (WebFlux) one the reactive counter and the
+ * WebSocket sessions; each also drains its server. The reactive classes touch no servlet
+ * class, so a reactive application starts without the servlet API on its classpath.
  */
 @AutoConfiguration(after = GracefulShutdownAutoConfiguration.class)
 @ConditionalOnBean(ShutdownCoordinator.class)
@@ -98,12 +107,62 @@ public final class GracefulShutdownWebAutoConfiguration {
 
 	@Configuration(proxyBeanMethods = false)
 	@ConditionalOnWebApplication(type = ConditionalOnWebApplication.Type.REACTIVE)
+	@ConditionalOnClass({ HttpHandler.class, Mono.class })
 	static class ReactiveConfiguration {
 
+		// The participants' order is the log's: "Draining 12 requests, 1 WebSocket session".
 		@Bean
 		@ConditionalOnMissingBean
-		WebServerDrain webServerDrain(ApplicationContext context) {
-			return new WebServerDrain(context);
+		@Order(Ordered.LOWEST_PRECEDENCE - 1)
+		ReactiveInFlightRequests reactiveInFlightRequests(ApplicationContext context) {
+			return new ReactiveInFlightRequests(context);
+		}
+
+		/**
+		 * Counts the requests of the application's own server. A customizer rather than
+		 * an {@code HttpHandlerDecoratorFactory} bean: Spring looks such beans up in the
+		 * ancestors too, so the management server's child context would count (and, once
+		 * drained, refuse) its actuator requests as well.
+		 */
+		@Configuration(proxyBeanMethods = false)
+		@ConditionalOnClass(WebHttpHandlerBuilderCustomizer.class)
+		static class HttpHandlerConfiguration {
+
+			@Bean
+			WebHttpHandlerBuilderCustomizer reactiveInFlightRequestsCustomizer(ReactiveInFlightRequests requests) {
+				return (builder) -> builder.httpHandlerDecorator(requests::decorate);
+			}
+
+		}
+
+		@Configuration(proxyBeanMethods = false)
+		@ConditionalOnClass(WebSocketHandlerAdapter.class)
+		static class WebSocketConfiguration {
+
+			@Bean
+			@ConditionalOnMissingBean
+			@Order(Ordered.LOWEST_PRECEDENCE)
+			WebSocketSessions webSocketSessions() {
+				return new WebSocketSessions();
+			}
+
+			@Bean
+			static WebSocketSessions.AdapterPostProcessor webSocketSessionsPostProcessor(
+					ObjectProvider<WebSocketSessions> sessions) {
+				return new WebSocketSessions.AdapterPostProcessor(sessions);
+			}
+
+		}
+
+		@Configuration(proxyBeanMethods = false)
+		@ConditionalOnClass(TomcatReactiveWebServerFactory.class)
+		static class ReactiveTomcatConfiguration {
+
+			@Bean
+			ReactiveTomcatDrainOwnershipCustomizer reactiveTomcatDrainOwnershipCustomizer() {
+				return new ReactiveTomcatDrainOwnershipCustomizer();
+			}
+
 		}
 
 	}
@@ -133,6 +192,25 @@ public final class GracefulShutdownWebAutoConfiguration {
 	 * keep-alive on every response committed once the drain is near. Runs after Spring
 	 * Boot's customizer that applies {@code server.shutdown}.
 	 */
+	/**
+	 * The same for reactive Tomcat, which {@link ReactiveInFlightRequests} drains itself
+	 * too.
+	 */
+	static final class ReactiveTomcatDrainOwnershipCustomizer
+			implements WebServerFactoryCustomizer<TomcatReactiveWebServerFactory>, Ordered {
+
+		@Override
+		public void customize(TomcatReactiveWebServerFactory factory) {
+			factory.setShutdown(Shutdown.IMMEDIATE);
+		}
+
+		@Override
+		public int getOrder() {
+			return Ordered.LOWEST_PRECEDENCE;
+		}
+
+	}
+
 	static final class TomcatDrainOwnershipCustomizer
 			implements WebServerFactoryCustomizer<TomcatServletWebServerFactory>, Ordered {
 

@@ -62,13 +62,14 @@ public final class GracefulShutdownMetrics implements MeterBinder {
 	@Override
 	public void bindTo(MeterRegistry meters) {
 		// One gauge per counted unit: requests, messages, calls, and a user's own. Message
-		// consumers and gRPC count once their containers and servers exist, which may be
-		// after the meters are bound, so theirs are registered whenever they take part.
+		// consumers and gRPC count once their containers and servers exist, and reactive
+		// requests once Spring Boot has built the HttpHandler, which may be after the
+		// meters are bound, so theirs are registered whenever they take part.
 		Set<String> units = new LinkedHashSet<>(this.coordinator.inFlight().keySet());
 		this.coordinator.participants()
 			.stream()
 			.map(ShutdownParticipant::name)
-			.filter((name) -> name.equals(Units.MESSAGE) || name.equals(Units.CALL))
+			.filter((name) -> name.equals(Units.REQUEST) || name.equals(Units.MESSAGE) || name.equals(Units.CALL))
 			.forEach(units::add);
 		for (String unit : units) {
 			if (!unit.equals(Units.JOB)) {

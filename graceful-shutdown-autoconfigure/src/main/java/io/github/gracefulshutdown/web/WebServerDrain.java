@@ -1,11 +1,7 @@
 package io.github.gracefulshutdown.web;
 
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
 
-import io.github.gracefulshutdown.ShutdownParticipant;
-import io.github.gracefulshutdown.core.Units;
 import org.jspecify.annotations.Nullable;
 
 import org.springframework.boot.web.server.WebServer;
@@ -14,40 +10,16 @@ import org.springframework.context.ApplicationContext;
 import org.springframework.context.SmartLifecycle;
 
 /**
- * A reactive web server (WebFlux on Reactor Netty, Tomcat, Jetty) as a participant: its
- * drain is Spring Boot's own graceful shutdown, started here, inside the one deadline,
- * which marks it stopped so that its later phase does not drain a second time.
- * <p>
- * Reactive requests are not counted: the drain is awaited, but the log and the summary
- * claim no request figure, and a request still in flight at the deadline is not named.
+ * Spring Boot's own graceful shutdown of a web server other than Tomcat (Reactor Netty,
+ * Jetty), started by the request counters inside the one deadline: it closes the
+ * server socket and the idle connections and waits for the busy ones. Starting it here
+ * marks it stopped, so that its later phase does not drain a second time.
  */
-public final class WebServerDrain implements ShutdownParticipant {
+final class WebServerDrain {
 
 	private static final String BOOT_GRACEFUL_SHUTDOWN_BEAN = "webServerGracefulShutdown";
 
-	private final ApplicationContext context;
-
-	/**
-	 * Creates a drain for the context's own web server.
-	 * @param context the application context that runs the server
-	 */
-	public WebServerDrain(ApplicationContext context) {
-		this.context = context;
-	}
-
-	@Override
-	public String name() {
-		return Units.REQUEST;
-	}
-
-	@Override
-	public CompletionStage<?> drain() {
-		return startBootGracefulShutdown(this.context);
-	}
-
-	@Override
-	public List<InFlight> inFlight() {
-		return List.of();
+	private WebServerDrain() {
 	}
 
 	/**

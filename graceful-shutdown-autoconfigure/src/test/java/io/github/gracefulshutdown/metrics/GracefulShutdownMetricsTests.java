@@ -14,12 +14,18 @@ import io.github.gracefulshutdown.core.CancellableToken;
 import io.github.gracefulshutdown.core.DefaultJobRegistry;
 import io.github.gracefulshutdown.core.JobKind;
 import io.github.gracefulshutdown.core.ShutdownCoordinator;
+import io.github.gracefulshutdown.web.ReactiveInFlightRequests;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.observation.DefaultMeterObservationHandler;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.micrometer.observation.Observation;
 import io.micrometer.observation.ObservationRegistry;
 import org.junit.jupiter.api.Test;
+import reactor.core.publisher.Mono;
+
+import org.springframework.context.support.StaticApplicationContext;
+import org.springframework.mock.http.server.reactive.MockServerHttpRequest;
+import org.springframework.mock.http.server.reactive.MockServerHttpResponse;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -83,6 +89,19 @@ class GracefulShutdownMetricsTests {
 		assertThat(this.meters.get("graceful.shutdown.messages.active").gauge().value()).isEqualTo(2);
 		assertThat(this.meters.get("graceful.shutdown.messages.active").gauge().getId().getBaseUnit())
 			.isEqualTo("messages");
+	}
+
+	@Test
+	void reactiveRequestsHaveTheirGaugeBeforeTheHandlerIsBuilt() {
+		ReactiveInFlightRequests requests = new ReactiveInFlightRequests(new StaticApplicationContext());
+		ShutdownCoordinator coordinator = new ShutdownCoordinator(this.token, this.registry, List.of(requests),
+				new ShutdownCoordinator.Settings(Duration.ZERO, Duration.ofSeconds(10), Duration.ofSeconds(1), true));
+		new GracefulShutdownMetrics(coordinator, this.registry).bindTo(this.meters);
+		assertThat(this.meters.get("graceful.shutdown.requests.active").gauge().value()).isZero();
+		requests.decorate((request, response) -> Mono.never())
+			.handle(MockServerHttpRequest.get("/").build(), new MockServerHttpResponse())
+			.subscribe();
+		assertThat(this.meters.get("graceful.shutdown.requests.active").gauge().value()).isOne();
 	}
 
 	@Test

@@ -6,6 +6,7 @@ import io.github.gracefulshutdown.core.ShutdownCoordinator;
 import org.apache.tomcat.websocket.WsWebSocketContainer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import reactor.core.publisher.Mono;
 
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.autoconfigure.context.LifecycleAutoConfiguration;
@@ -16,11 +17,17 @@ import org.springframework.boot.test.context.runner.WebApplicationContextRunner;
 import org.springframework.boot.test.system.CapturedOutput;
 import org.springframework.boot.test.system.OutputCaptureExtension;
 import org.springframework.boot.tomcat.servlet.TomcatServletWebServerFactory;
+import org.springframework.boot.tomcat.reactive.TomcatReactiveWebServerFactory;
 import org.springframework.boot.web.server.Shutdown;
 import org.springframework.boot.web.server.WebServerFactoryCustomizer;
 import org.springframework.boot.web.servlet.FilterRegistrationBean;
+import org.springframework.boot.webflux.autoconfigure.WebHttpHandlerBuilderCustomizer;
+import org.springframework.context.support.StaticApplicationContext;
 import org.springframework.core.Ordered;
 import org.springframework.web.servlet.config.annotation.WebMvcConfigurer;
+import org.springframework.web.reactive.socket.server.WebSocketService;
+import org.springframework.web.reactive.socket.server.support.WebSocketHandlerAdapter;
+import org.springframework.web.server.adapter.WebHttpHandlerBuilder;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -34,7 +41,7 @@ class GracefulShutdownWebAutoConfigurationTests {
 	void aServletApplicationCountsRequestsAndDrainsItsServer() {
 		new WebApplicationContextRunner().withConfiguration(CONFIGURATIONS).run((context) -> {
 			assertThat(context).hasSingleBean(InFlightRequests.class)
-				.doesNotHaveBean(WebServerDrain.class)
+				.doesNotHaveBean(ReactiveInFlightRequests.class)
 				.hasSingleBean(ShutdownCoordinator.class);
 			assertThat(context.getBean(ShutdownCoordinator.class).participants())
 				.contains(context.getBean(InFlightRequests.class));
@@ -92,17 +99,64 @@ class GracefulShutdownWebAutoConfigurationTests {
 	}
 
 	@Test
-	void aReactiveApplicationWithoutTheServletApiStartsAndDrainsItsServer() {
+	void aReactiveApplicationWithoutTheServletApiCountsItsRequestsAndDrainsItsServer() {
 		// WebFlux on Reactor Netty has no servlet API: nothing may load a servlet class.
 		new ReactiveWebApplicationContextRunner().withConfiguration(CONFIGURATIONS)
 			.withClassLoader(new FilteredClassLoader("jakarta.servlet"))
 			.run((context) -> {
 				assertThat(context).hasNotFailed()
-					.hasSingleBean(WebServerDrain.class)
+					.hasSingleBean(ReactiveInFlightRequests.class)
+					.hasSingleBean(WebSocketSessions.class)
+					.hasSingleBean(WebHttpHandlerBuilderCustomizer.class)
 					.doesNotHaveBean(InFlightRequests.class);
 				assertThat(context.getBean(ShutdownCoordinator.class).participants())
-					.contains(context.getBean(WebServerDrain.class));
+					.containsSubsequence(context.getBean(ReactiveInFlightRequests.class),
+							context.getBean(WebSocketSessions.class));
 			});
+	}
+
+	@Test
+	void theReactiveCounterDecoratesTheHandlerSpringBootBuilds() {
+		ReactiveInFlightRequests requests = new ReactiveInFlightRequests(new StaticApplicationContext());
+		new ReactiveWebApplicationContextRunner().withConfiguration(CONFIGURATIONS)
+			.withBean(ReactiveInFlightRequests.class, () -> requests)
+			.run((context) -> {
+				assertThat(context).getBean(ReactiveInFlightRequests.class).isSameAs(requests);
+				assertThat(requests.inFlightCount()).as("nothing decorated yet").isEmpty();
+				WebHttpHandlerBuilder builder = WebHttpHandlerBuilder.webHandler((exchange) -> Mono.empty());
+				context.getBean(WebHttpHandlerBuilderCustomizer.class).customize(builder);
+				assertThat(builder.hasHttpHandlerDecorator()).isTrue();
+				builder.build();
+				assertThat(requests.inFlightCount()).hasValue(0);
+			});
+	}
+
+	@Test
+	void springsWebSocketHandlerAdapterIsGivenATrackingService() {
+		WebSocketService original = (exchange, handler) -> Mono.empty();
+		new ReactiveWebApplicationContextRunner().withConfiguration(CONFIGURATIONS)
+			.withBean("webFluxWebSocketHandlerAdapter", WebSocketHandlerAdapter.class, () -> {
+				WebSocketHandlerAdapter adapter = new WebSocketHandlerAdapter(original);
+				adapter.setOrder(7);
+				return adapter;
+			})
+			.run((context) -> {
+				WebSocketHandlerAdapter adapter = context.getBean(WebSocketHandlerAdapter.class);
+				assertThat(adapter.getWebSocketService()).isNotSameAs(original);
+				assertThat(adapter.getOrder()).isEqualTo(7);
+			});
+	}
+
+	@Test
+	void reactiveTomcatIsDrainedByUsNotBySpringBoot() {
+		new ReactiveWebApplicationContextRunner().withConfiguration(CONFIGURATIONS).run((context) -> {
+			TomcatReactiveWebServerFactory factory = new TomcatReactiveWebServerFactory();
+			factory.setShutdown(Shutdown.GRACEFUL);
+			context.getBeanProvider(WebServerFactoryCustomizer.class)
+				.orderedStream()
+				.forEach((customizer) -> customizer.customize(factory));
+			assertThat(factory.getShutdown()).isEqualTo(Shutdown.IMMEDIATE);
+		});
 	}
 
 	@Test
@@ -126,7 +180,7 @@ class GracefulShutdownWebAutoConfigurationTests {
 	void aServiceWithoutAWebServerHasNoWebParticipant() {
 		new ApplicationContextRunner().withConfiguration(CONFIGURATIONS)
 			.run((context) -> assertThat(context).hasSingleBean(ShutdownCoordinator.class)
-				.doesNotHaveBean(WebServerDrain.class)
+				.doesNotHaveBean(ReactiveInFlightRequests.class)
 				.doesNotHaveBean(InFlightRequests.class));
 	}
 
@@ -134,11 +188,16 @@ class GracefulShutdownWebAutoConfigurationTests {
 	void disabledConfiguresNoWebParticipant() {
 		new WebApplicationContextRunner().withConfiguration(CONFIGURATIONS)
 			.withPropertyValues("graceful-shutdown.enabled=false")
-			.run((context) -> assertThat(context).doesNotHaveBean(WebServerDrain.class)
+			.run((context) -> assertThat(context).doesNotHaveBean(ReactiveInFlightRequests.class)
 				.doesNotHaveBean(InFlightRequests.class)
 				.doesNotHaveBean(ResponseStreams.class)
 				.doesNotHaveBean(TomcatWebSocketSessions.class)
 				.doesNotHaveBean(FilterRegistrationBean.class));
+		new ReactiveWebApplicationContextRunner().withConfiguration(CONFIGURATIONS)
+			.withPropertyValues("graceful-shutdown.enabled=false")
+			.run((context) -> assertThat(context).doesNotHaveBean(ReactiveInFlightRequests.class)
+				.doesNotHaveBean(WebSocketSessions.class)
+				.doesNotHaveBean(WebHttpHandlerBuilderCustomizer.class));
 	}
 
 }

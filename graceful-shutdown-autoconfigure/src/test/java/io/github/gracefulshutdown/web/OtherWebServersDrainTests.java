@@ -66,7 +66,7 @@ class OtherWebServersDrainTests {
 			.properties("spring.main.banner-mode=off")
 			.run();
 		assertDrained(context, nettyEntered, output);
-		assertThat(output).as("reactive requests are not counted, so no count is claimed")
+		assertThat(output).as("an HttpHandler bean of the application's own is not decorated, so no count is claimed")
 			.contains("Graceful shutdown COMPLETED")
 			.doesNotContain("requests drained");
 	}

@@ -2,6 +2,7 @@ package io.github.gracefulshutdown.demo.webflux;
 
 import java.io.BufferedReader;
 import java.io.BufferedWriter;
+import java.io.File;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
@@ -9,16 +10,19 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Predicate;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 
 /**
- * The repackaged WebFlux demo as a real, separate JVM ({@code java -jar}, with the test
- * JVM's own {@code java}). One daemon thread copies its merged stdout and stderr into a
+ * The WebFlux demo as a real, separate JVM (the repackaged jar with {@code java -jar},
+ * or the test classpath, with the test JVM's own {@code java}). One daemon thread copies its merged stdout and stderr into a
  * log file and into memory. {@link #close()} kills it if it is still alive.
  */
 final class AppProcess implements AutoCloseable {
@@ -56,12 +60,36 @@ final class AppProcess implements AutoCloseable {
 	}
 
 	static AppProcess start(Path jar, List<String> args) throws IOException {
+		return start(List.of("-jar", jar.toString()), args);
+	}
+
+	/**
+	 * Starts the app from this test JVM's own classpath (the app's classes and every
+	 * dependency of the module, test scope included) rather than from its jar, without
+	 * some of its jars: how the end-to-end test runs it on a server that the jar does not
+	 * hold, and without the one it does.
+	 * @param mainClass the application's main class
+	 * @param leftOut which jars to leave out, by file name
+	 * @param args the application's arguments
+	 * @return the running process
+	 */
+	static AppProcess startFromTestClasspath(Class<?> mainClass, Predicate<String> leftOut, List<String> args)
+			throws IOException {
+		// Failsafe sets java.class.path to the test classpath in the JVM it forks.
+		String classpath = Arrays.stream(System.getProperty("java.class.path").split(File.pathSeparator))
+			.filter((entry) -> !leftOut.test(Path.of(entry).getFileName().toString()))
+			.collect(Collectors.joining(File.pathSeparator));
+		return start(List.of("-cp", classpath, mainClass.getName()), args);
+	}
+
+	private static AppProcess start(List<String> launch, List<String> args) throws IOException {
 		List<String> command = new ArrayList<>();
 		command.add(ProcessHandle.current()
 			.info()
 			.command()
 			.orElseGet(() -> Path.of(System.getProperty("java.home"), "bin", "java").toString()));
-		command.addAll(List.of("-XX:TieredStopAtLevel=1", "-Xshare:auto", "-Xmx256m", "-jar", jar.toString()));
+		command.addAll(List.of("-XX:TieredStopAtLevel=1", "-Xshare:auto", "-Xmx256m"));
+		command.addAll(launch);
 		command.addAll(args);
 		String logs = System.getProperty(LOGS_PROPERTY);
 		Path logDirectory = Files.createDirectories((logs != null) ? Path.of(logs)
@@ -143,14 +171,43 @@ final class AppProcess implements AutoCloseable {
 	}
 
 	/**
+	 * Waits until as many lines as given (printed at any time since the start) match.
+	 * @param pattern what to find in the lines
+	 * @param count how many lines
+	 * @param timeout the longest time to wait
+	 * @return whether that many matched before the output ended or the timeout passed
+	 */
+	boolean awaitLines(Pattern pattern, int count, Duration timeout) throws InterruptedException {
+		long deadline = System.nanoTime() + timeout.toNanos();
+		int checked = 0;
+		int matched = 0;
+		synchronized (this.lines) {
+			while (true) {
+				for (; checked < this.lines.size(); checked++) {
+					if (pattern.matcher(this.lines.get(checked)).find() && ++matched == count) {
+						return true;
+					}
+				}
+				long left = deadline - System.nanoTime();
+				if (this.endOfOutput || left <= 0) {
+					return false;
+				}
+				TimeUnit.NANOSECONDS.timedWait(this.lines, left);
+			}
+		}
+	}
+
+	/**
 	 * Sends SIGTERM with {@link ProcessHandle#destroy()}: {@code Process.destroy()} would
 	 * also close our end of the app's output, and lose what it logs while it shuts down.
 	 */
-	void sigterm() {
-		this.sigtermNanos = System.nanoTime();
+	long sigterm() {
+		long now = System.nanoTime();
+		this.sigtermNanos = now;
 		if (!this.process.toHandle().destroy()) {
 			throw new AssertionError("Could not send SIGTERM to " + this);
 		}
+		return now;
 	}
 
 	/**
