@@ -53,6 +53,10 @@ import org.springframework.util.ClassUtils;
  * about to go away: set before the handler runs for requests that arrive from then on,
  * and after it for requests already in flight, if their response is not committed yet.
  * <p>
+ * HTTP/2 has no {@code Connection} header: its responses never get one. With Tomcat,
+ * every HTTP/2 connection gets GOAWAY at drain start instead; its streams in flight
+ * finish, and its client opens new streams on a new connection, elsewhere.
+ * <p>
  * Once draining has begun and the last request in flight has ended, the shutdown moves on
  * to destroy the beans that requests use. A request that still arrives then, on a
  * connection opened before the drain, is answered {@code 503 Service Unavailable} with
@@ -79,6 +83,9 @@ public final class InFlightRequests
 	private final AtomicBoolean refusing = new AtomicBoolean();
 
 	private volatile boolean closeConnections;
+
+	// Set at drain start on Tomcat: GOAWAY to every HTTP/2 connection not told yet.
+	private volatile @Nullable Runnable goAway;
 
 	/**
 	 * Creates the counter for the context's own web server.
@@ -112,9 +119,14 @@ public final class InFlightRequests
 			return;
 		}
 		if (this.closeConnections) {
-			// Set up front: a handler may commit the response (a converter that flushes)
-			// before it returns to us.
-			response.setHeader(HttpHeaders.CONNECTION, "close");
+			if (isHttp2(request)) {
+				goAway();
+			}
+			else {
+				// Set up front: a handler may commit the response (a converter that flushes)
+				// before it returns to us.
+				response.setHeader(HttpHeaders.CONNECTION, "close");
+			}
 		}
 		try {
 			chain.doFilter(request, response);
@@ -124,7 +136,7 @@ public final class InFlightRequests
 				inFlight.goAsync(request.getAsyncContext());
 			}
 			else {
-				if (this.closeConnections && !response.isCommitted()) {
+				if (this.closeConnections && !response.isCommitted() && !isHttp2(request)) {
 					response.setHeader(HttpHeaders.CONNECTION, "close");
 				}
 				inFlight.end();
@@ -141,8 +153,36 @@ public final class InFlightRequests
 		this.refused.increment();
 		// No error page: rendering one needs the beans that are being destroyed.
 		response.setStatus(HttpServletResponse.SC_SERVICE_UNAVAILABLE);
-		response.setHeader(HttpHeaders.CONNECTION, "close");
+		if (isHttp2(request)) {
+			goAway();
+		}
+		else {
+			response.setHeader(HttpHeaders.CONNECTION, "close");
+		}
 		response.setContentLength(0);
+	}
+
+	/**
+	 * Whether the request came on an HTTP/2 stream. HTTP/2 forbids {@code Connection}
+	 * and every other connection-specific header (RFC 9113, 8.2.2), and Tomcat sends what
+	 * it is given: clients reject such a response whole (the JDK's {@code HttpClient}:
+	 * "Prohibited header name 'connection'"; curl: "HTTP/2 framing layer"). An HTTP/2
+	 * connection is ended with GOAWAY instead.
+	 */
+	private static boolean isHttp2(HttpServletRequest request) {
+		return "HTTP/2.0".equals(request.getProtocol());
+	}
+
+	/**
+	 * A stream opened once the drain has begun may come on an HTTP/2 connection that the
+	 * GOAWAY at drain start missed ({@link TomcatConnectors#goAway}); sending it again
+	 * reaches that one; the others ignore it.
+	 */
+	private void goAway() {
+		Runnable goAway = this.goAway;
+		if (goAway != null) {
+			goAway.run();
+		}
 	}
 
 	@Override
@@ -174,6 +214,10 @@ public final class InFlightRequests
 		}
 		if (TOMCAT_PRESENT && TomcatConnectors.isTomcat(webServer)) {
 			int idle = TomcatConnectors.stopAccepting(webServer, busyConnections());
+			// Closing the server socket already sent it, unless Tomcat bound on init
+			// (then that socket stays open): said here, not left to a side effect.
+			this.goAway = () -> TomcatConnectors.goAway(webServer);
+			goAway();
 			logger.debug("Tomcat stopped accepting connections; closed " + idle + " idle keep-alive connections");
 			return requestsEnded;
 		}

@@ -14,6 +14,7 @@ import org.apache.coyote.ProtocolHandler;
 import org.apache.tomcat.util.net.AbstractEndpoint;
 import org.apache.tomcat.util.net.NioEndpoint;
 import org.apache.tomcat.util.net.SocketWrapperBase;
+import org.jspecify.annotations.Nullable;
 
 import org.springframework.boot.tomcat.TomcatWebServer;
 import org.springframework.boot.web.server.WebServer;
@@ -69,6 +70,50 @@ final class TomcatConnectors {
 			}
 		}
 		return closed;
+	}
+
+	/**
+	 * Sends GOAWAY on every HTTP/2 connection of the server that has not had one yet,
+	 * through the very call Tomcat makes when it closes its server socket
+	 * ({@code AbstractEndpoint.closeServerSocketGraceful()} calls
+	 * {@code Handler.pause()}): each connection's processor is paused, which for HTTP/2
+	 * ({@code Http2UpgradeHandler.pause()}) writes the first, graceful GOAWAY with the
+	 * largest stream id and {@code NO_ERROR}. Streams in flight go on; Tomcat still
+	 * accepts streams for one round trip more (they may have been on the wire), then
+	 * answers the next new stream with the final GOAWAY, naming the last stream it
+	 * processed, and ignores it, so the client retries it on a new connection. Other
+	 * processors (HTTP/1.1, WebSocket) ignore the pause, and an HTTP/2 connection already
+	 * paused ignores it too, so this may be called again at any time.
+	 * <p>
+	 * Tomcat pauses only the connections whose processor is parked on the socket at that
+	 * moment: one whose frames are being read right then has it taken off the socket
+	 * ({@code AbstractProtocol.ConnectionHandler.process}) and is missed. Calling this
+	 * again when such a connection opens a stream reaches it.
+	 */
+	static void goAway(WebServer webServer) {
+		Tomcat tomcat = ((TomcatWebServer) webServer).getTomcat();
+		for (Service service : tomcat.getServer().findServices()) {
+			for (Connector connector : service.findConnectors()) {
+				AbstractEndpoint<?, ?> endpoint = endpoint(connector.getProtocolHandler());
+				if (endpoint != null && endpoint.getHandler() != null) {
+					endpoint.getHandler().pause();
+				}
+			}
+		}
+	}
+
+	private static @Nullable AbstractEndpoint<?, ?> endpoint(ProtocolHandler handler) {
+		if (GET_ENDPOINT == null || !(handler instanceof AbstractProtocol<?>)) {
+			return null;
+		}
+		try {
+			return (AbstractEndpoint<?, ?>) GET_ENDPOINT.invoke(handler);
+		}
+		catch (ReflectiveOperationException | RuntimeException ex) {
+			logger.warn("Could not reach Tomcat's connections to send HTTP/2 GOAWAY; Tomcat sends it when it stops",
+					ex);
+			return null;
+		}
 	}
 
 	private static int closeIdleConnections(ProtocolHandler handler, Set<String> busyConnections) {
