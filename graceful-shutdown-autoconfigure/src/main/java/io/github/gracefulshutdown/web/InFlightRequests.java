@@ -9,6 +9,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Consumer;
 
 import io.github.gracefulshutdown.ShutdownParticipant;
 import io.github.gracefulshutdown.core.InFlightTracker;
@@ -84,8 +85,8 @@ public final class InFlightRequests
 
 	private volatile boolean closeConnections;
 
-	// Set at drain start on Tomcat: GOAWAY to every HTTP/2 connection not told yet.
-	private volatile @Nullable Runnable goAway;
+	// Set at drain start on Tomcat: GOAWAY on the HTTP/2 connection (address:port) given.
+	private volatile @Nullable Consumer<String> goAway;
 
 	/**
 	 * Creates the counter for the context's own web server.
@@ -120,7 +121,7 @@ public final class InFlightRequests
 		}
 		if (this.closeConnections) {
 			if (isHttp2(request)) {
-				goAway();
+				goAway(request);
 			}
 			else {
 				// Set up front: a handler may commit the response (a converter that flushes)
@@ -154,7 +155,7 @@ public final class InFlightRequests
 		// No error page: rendering one needs the beans that are being destroyed.
 		response.setStatus(HttpServletResponse.SC_SERVICE_UNAVAILABLE);
 		if (isHttp2(request)) {
-			goAway();
+			goAway(request);
 		}
 		else {
 			response.setHeader(HttpHeaders.CONNECTION, "close");
@@ -175,13 +176,13 @@ public final class InFlightRequests
 
 	/**
 	 * A stream opened once the drain has begun may come on an HTTP/2 connection that the
-	 * GOAWAY at drain start missed ({@link TomcatConnectors#goAway}); sending it again
-	 * reaches that one; the others ignore it.
+	 * GOAWAY at drain start missed ({@link TomcatConnectors#goAway(WebServer, Set)}):
+	 * that connection gets it now, or ignores it if it had it.
 	 */
-	private void goAway() {
-		Runnable goAway = this.goAway;
+	private void goAway(HttpServletRequest request) {
+		Consumer<String> goAway = this.goAway;
 		if (goAway != null) {
-			goAway.run();
+			goAway.accept(connection(request.getRemoteAddr(), request.getRemotePort()));
 		}
 	}
 
@@ -214,10 +215,10 @@ public final class InFlightRequests
 		}
 		if (TOMCAT_PRESENT && TomcatConnectors.isTomcat(webServer)) {
 			int idle = TomcatConnectors.stopAccepting(webServer, busyConnections());
-			// Closing the server socket already sent it, unless Tomcat bound on init
-			// (then that socket stays open): said here, not left to a side effect.
-			this.goAway = () -> TomcatConnectors.goAway(webServer);
-			goAway();
+			// Closing the server socket sent it already, to the HTTP/2 connections Tomcat
+			// found, unless Tomcat bound on init (then it closes nothing).
+			TomcatConnectors.goAway(webServer, busyConnections());
+			this.goAway = (connection) -> TomcatConnectors.goAway(webServer, connection);
 			logger.debug("Tomcat stopped accepting connections; closed " + idle + " idle keep-alive connections");
 			return requestsEnded;
 		}
