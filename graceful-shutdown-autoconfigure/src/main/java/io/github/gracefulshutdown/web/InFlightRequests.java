@@ -9,6 +9,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Consumer;
 
 import io.github.gracefulshutdown.ShutdownParticipant;
 import io.github.gracefulshutdown.core.InFlightTracker;
@@ -57,6 +58,10 @@ import org.springframework.util.ClassUtils;
  * Once draining has begun, a WebSocket handshake is answered {@code 503}: its session
  * would outlive the drain, and the client can open it on another instance.
  * <p>
+ * HTTP/2 has no {@code Connection} header: its responses never get one. With Tomcat,
+ * every HTTP/2 connection gets GOAWAY at drain start instead; its streams in flight
+ * finish, and its client opens new streams on a new connection, elsewhere.
+ * <p>
  * Once draining has begun and the last request in flight has ended, the shutdown moves on
  * to destroy the beans that requests use. A request that still arrives then, on a
  * connection opened before the drain, is answered {@code 503 Service Unavailable} with
@@ -86,6 +91,9 @@ public final class InFlightRequests
 
 	private volatile boolean draining;
 
+	// Set at drain start on Tomcat: GOAWAY on the HTTP/2 connection (address:port) given.
+	private volatile @Nullable Consumer<String> goAway;
+
 	/**
 	 * Creates the counter for the context's own web server.
 	 * @param context the application context that runs the server
@@ -112,7 +120,7 @@ public final class InFlightRequests
 		}
 		if (this.draining && isWebSocketHandshake(request)) {
 			this.refused.increment();
-			answerUnavailable(response);
+			answerUnavailable(request, response);
 			return;
 		}
 		Request inFlight = new Request(request.getMethod(), request.getRequestURI(), request.getRemoteAddr(),
@@ -123,9 +131,14 @@ public final class InFlightRequests
 			return;
 		}
 		if (this.closeConnections) {
-			// Set up front: a handler may commit the response (a converter that flushes)
-			// before it returns to us.
-			response.setHeader(HttpHeaders.CONNECTION, "close");
+			if (isHttp2(request)) {
+				goAway(request);
+			}
+			else {
+				// Set up front: a handler may commit the response (a converter that flushes)
+				// before it returns to us.
+				response.setHeader(HttpHeaders.CONNECTION, "close");
+			}
 		}
 		try {
 			chain.doFilter(request, response);
@@ -135,7 +148,7 @@ public final class InFlightRequests
 				inFlight.goAsync(request.getAsyncContext());
 			}
 			else {
-				if (this.closeConnections && !response.isCommitted()) {
+				if (this.closeConnections && !response.isCommitted() && !isHttp2(request)) {
 					response.setHeader(HttpHeaders.CONNECTION, "close");
 				}
 				inFlight.end();
@@ -154,14 +167,42 @@ public final class InFlightRequests
 					+ request.getMethod() + " " + request.getRequestURI() + ")");
 		}
 		this.refused.increment();
-		answerUnavailable(response);
+		answerUnavailable(request, response);
 	}
 
-	private static void answerUnavailable(HttpServletResponse response) {
+	private void answerUnavailable(HttpServletRequest request, HttpServletResponse response) {
 		// No error page: rendering one needs the beans that are being destroyed.
 		response.setStatus(HttpServletResponse.SC_SERVICE_UNAVAILABLE);
-		response.setHeader(HttpHeaders.CONNECTION, "close");
+		if (isHttp2(request)) {
+			goAway(request);
+		}
+		else {
+			response.setHeader(HttpHeaders.CONNECTION, "close");
+		}
 		response.setContentLength(0);
+	}
+
+	/**
+	 * Whether the request came on an HTTP/2 stream. HTTP/2 forbids {@code Connection}
+	 * and every other connection-specific header (RFC 9113, 8.2.2), and Tomcat sends what
+	 * it is given: clients reject such a response whole (the JDK's {@code HttpClient}:
+	 * "Prohibited header name 'connection'"; curl: "HTTP/2 framing layer"). An HTTP/2
+	 * connection is ended with GOAWAY instead.
+	 */
+	private static boolean isHttp2(HttpServletRequest request) {
+		return "HTTP/2.0".equals(request.getProtocol());
+	}
+
+	/**
+	 * A stream opened once the drain has begun may come on an HTTP/2 connection that the
+	 * GOAWAY at drain start missed ({@link TomcatConnectors#goAway(WebServer, Set)}):
+	 * that connection gets it now, or ignores it if it had it.
+	 */
+	private void goAway(HttpServletRequest request) {
+		Consumer<String> goAway = this.goAway;
+		if (goAway != null) {
+			goAway.accept(connection(request.getRemoteAddr(), request.getRemotePort()));
+		}
 	}
 
 	@Override
@@ -202,6 +243,10 @@ public final class InFlightRequests
 		}
 		if (TOMCAT_PRESENT && TomcatConnectors.isTomcat(webServer)) {
 			int idle = TomcatConnectors.stopAccepting(webServer, busyConnections());
+			// Closing the server socket sent it already, to the HTTP/2 connections Tomcat
+			// found, unless Tomcat bound on init (then it closes nothing).
+			TomcatConnectors.goAway(webServer, busyConnections());
+			this.goAway = (connection) -> TomcatConnectors.goAway(webServer, connection);
 			logger.debug("Tomcat stopped accepting connections; closed " + idle + " idle keep-alive connections");
 			return requestsEnded;
 		}
