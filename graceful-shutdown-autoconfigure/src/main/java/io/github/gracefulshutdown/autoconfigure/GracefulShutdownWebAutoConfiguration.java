@@ -5,6 +5,7 @@ import io.github.gracefulshutdown.web.GracefulHttp11NioProtocol;
 import io.github.gracefulshutdown.web.InFlightRequests;
 import io.github.gracefulshutdown.web.ReactiveInFlightRequests;
 import io.github.gracefulshutdown.web.ResponseStreams;
+import io.github.gracefulshutdown.web.TomcatResponsesFinished;
 import io.github.gracefulshutdown.web.TomcatWebSocketSessions;
 import io.github.gracefulshutdown.web.WebSocketSessions;
 import jakarta.servlet.DispatcherType;
@@ -181,6 +182,16 @@ public final class GracefulShutdownWebAutoConfiguration {
 						+ "to shut down immediately");
 			}
 			return new TomcatDrainOwnershipCustomizer();
+		}
+
+		/**
+		 * Ends each request once Tomcat has finished writing its response, so that the
+		 * drain cannot complete while the end of a response is still unsent.
+		 */
+		@Bean
+		WebServerFactoryCustomizer<TomcatServletWebServerFactory> tomcatResponsesFinishedCustomizer(
+				InFlightRequests requests) {
+			return (factory) -> factory.addEngineValves(new TomcatResponsesFinished(requests));
 		}
 
 	}

@@ -76,6 +76,11 @@ public final class InFlightRequests
 
 	private static final Log logger = LogFactory.getLog(InFlightRequests.class);
 
+	/**
+	 * The request attribute that holds a request's entry until the server ends it.
+	 */
+	static final String REQUEST_ATTRIBUTE = InFlightRequests.class.getName() + ".REQUEST";
+
 	private static final boolean TOMCAT_PRESENT = ClassUtils.isPresent("org.springframework.boot.tomcat.TomcatWebServer",
 			InFlightRequests.class.getClassLoader());
 
@@ -90,6 +95,9 @@ public final class InFlightRequests
 	private volatile boolean closeConnections;
 
 	private volatile boolean draining;
+
+	// Set once, as Tomcat starts, before any request: then the server ends requests.
+	private volatile boolean responsesFinishRequests;
 
 	// Set at drain start on Tomcat: GOAWAY on the HTTP/2 connection (address:port) given.
 	private volatile @Nullable Consumer<String> goAway;
@@ -130,6 +138,9 @@ public final class InFlightRequests
 			refuse(request, response);
 			return;
 		}
+		if (this.responsesFinishRequests) {
+			request.setAttribute(REQUEST_ATTRIBUTE, inFlight);
+		}
 		if (this.closeConnections) {
 			if (isHttp2(request)) {
 				goAway(request);
@@ -144,15 +155,37 @@ public final class InFlightRequests
 			chain.doFilter(request, response);
 		}
 		finally {
+			boolean endsHere = !this.responsesFinishRequests;
 			if (request.isAsyncStarted()) {
-				inFlight.goAsync(request.getAsyncContext());
+				inFlight.goAsync(request.getAsyncContext(), endsHere);
 			}
 			else {
 				if (this.closeConnections && !response.isCommitted() && !isHttp2(request)) {
 					response.setHeader(HttpHeaders.CONNECTION, "close");
 				}
-				inFlight.end();
+				if (endsHere) {
+					inFlight.end();
+				}
 			}
+		}
+	}
+
+	/**
+	 * Leaves the end of every request from now on to the server, which calls
+	 * {@link #responseFinished(Object)} once it has finished writing the response.
+	 */
+	void endRequestsWhenResponsesFinish() {
+		this.responsesFinishRequests = true;
+	}
+
+	/**
+	 * Ends the request that the attribute {@link #REQUEST_ATTRIBUTE} holds, if any: its
+	 * response is finished.
+	 * @param attribute the attribute's value
+	 */
+	static void responseFinished(@Nullable Object attribute) {
+		if (attribute instanceof Request request) {
+			request.end();
 		}
 	}
 
@@ -343,11 +376,19 @@ public final class InFlightRequests
 			this.remotePort = remotePort;
 		}
 
-		void goAsync(AsyncContext context) {
+		/**
+		 * Marks the request as waiting asynchronously.
+		 * @param context its async context
+		 * @param endsOnCompletion whether it ends when the context completes, rather than
+		 * when the server reports its response finished
+		 */
+		void goAsync(AsyncContext context, boolean endsOnCompletion) {
 			// Waiting asynchronously: no thread of ours to report or interrupt.
 			runOn(null);
 			this.asyncContext = context;
-			context.addListener(this);
+			if (endsOnCompletion) {
+				context.addListener(this);
+			}
 		}
 
 		void end() {
@@ -374,7 +415,7 @@ public final class InFlightRequests
 			// A restarted async cycle needs the listener again.
 			AsyncContext context = event.getAsyncContext();
 			if (context != null) {
-				goAsync(context);
+				goAsync(context, true);
 			}
 		}
 
