@@ -10,6 +10,9 @@ public final class Units {
 	/** What the web server drains. */
 	public static final String REQUEST = "request";
 
+	/** What Spring MVC's response streams (SSE, emitters) are, ended at drain start. */
+	public static final String STREAM = "stream";
+
 	/** What a message listener container drains: one delivery, record or batch. */
 	public static final String MESSAGE = "message";
 

@@ -5,6 +5,7 @@ import java.time.Instant;
 import java.util.EnumMap;
 import java.util.LinkedHashSet;
 import java.util.Locale;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 
@@ -69,14 +70,17 @@ public final class GracefulShutdownMetrics implements MeterBinder {
 		this.coordinator.participants()
 			.stream()
 			.map(ShutdownParticipant::name)
-			.filter((name) -> name.equals(Units.REQUEST) || name.equals(Units.MESSAGE) || name.equals(Units.CALL))
+			.filter((name) -> name.equals(Units.REQUEST) || name.equals(Units.STREAM) || name.equals(Units.MESSAGE)
+					|| name.equals(Units.CALL))
 			.forEach(units::add);
 		for (String unit : units) {
 			if (!unit.equals(Units.JOB)) {
-				Gauge.builder("graceful.shutdown." + unit + "s.active", this.coordinator,
+				// A unit of two words ("WebSocket session") makes a name of dotted words.
+				String meterUnit = unit.toLowerCase(Locale.ROOT).replace(' ', '.');
+				Gauge.builder("graceful.shutdown." + meterUnit + "s.active", this.coordinator,
 						(coordinator) -> coordinator.inFlight().getOrDefault(unit, 0L))
 					.description(capitalized(unit) + "s in flight")
-					.baseUnit(unit + "s")
+					.baseUnit(meterUnit + "s")
 					.register(meters);
 			}
 		}

@@ -9,6 +9,7 @@ import java.util.concurrent.ConcurrentHashMap;
 
 import io.github.gracefulshutdown.ShutdownParticipant;
 import io.github.gracefulshutdown.core.InFlightTracker;
+import io.github.gracefulshutdown.core.Units;
 import jakarta.servlet.http.HttpServletRequest;
 import org.apache.commons.logging.Log;
 import org.apache.commons.logging.LogFactory;
@@ -40,9 +41,6 @@ import org.springframework.web.servlet.config.annotation.WebMvcConfigurer;
  */
 public final class ResponseStreams implements DeferredResultProcessingInterceptor, WebMvcConfigurer,
 		ShutdownParticipant {
-
-	/** The unit this participant drains. */
-	public static final String STREAM = "stream";
 
 	private static final Log logger = LogFactory.getLog(ResponseStreams.class);
 
@@ -86,7 +84,7 @@ public final class ResponseStreams implements DeferredResultProcessingIntercepto
 
 	@Override
 	public String name() {
-		return STREAM;
+		return Units.STREAM;
 	}
 
 	/**
@@ -105,14 +103,20 @@ public final class ResponseStreams implements DeferredResultProcessingIntercepto
 		return ended;
 	}
 
+	/**
+	 * Counts open streams once there has been one: an application that never streams
+	 * reads no {@code 0 streams} in its log.
+	 */
 	@Override
 	public OptionalLong inFlightCount() {
-		return OptionalLong.of(this.streams.activeCount());
+		long active = this.streams.activeCount();
+		return (active > 0 || this.streams.completedCount() > 0) ? OptionalLong.of(active) : OptionalLong.empty();
 	}
 
 	@Override
 	public OptionalLong completedCount() {
-		return OptionalLong.of(this.streams.completedCount());
+		long completed = this.streams.completedCount();
+		return (completed > 0 || this.streams.activeCount() > 0) ? OptionalLong.of(completed) : OptionalLong.empty();
 	}
 
 	@Override
