@@ -32,8 +32,9 @@ import org.springframework.web.servlet.config.annotation.WebMvcConfigurer;
  * A stream that starts during the drain is completed at once. Bounded asynchronous
  * requests ({@code DeferredResult}, {@code Callable}, {@code CompletableFuture},
  * {@code StreamingResponseBody}) are not streams: they run to their end, and the web
- * server's drain awaits them. A stream that must not be ended early is bounded by
- * nature; write it with {@code StreamingResponseBody}.
+ * server's drain awaits them. A stream that must be read whole (a bounded export whose
+ * client cannot tell a clean end from a cut one) opts out with
+ * {@link #awaitStream(HttpServletRequest)}, and is then awaited like any request.
  * <p>
  * A stream is known by what Spring MVC itself does for one: it disables content caching
  * ({@link ShallowEtagHeaderFilter#disableContentCaching}) and then waits on a
@@ -47,10 +48,23 @@ public final class ResponseStreams implements DeferredResultProcessingIntercepto
 	// ShallowEtagHeaderFilter keeps the name private; it has been this since Spring 4.2.
 	private static final String STREAMING_ATTRIBUTE = ShallowEtagHeaderFilter.class.getName() + ".STREAMING";
 
+	private static final String AWAIT_ATTRIBUTE = ResponseStreams.class.getName() + ".AWAIT";
+
 	private final InFlightTracker<Stream> streams = new InFlightTracker<>();
 
 	// Found again on completion, which Spring reports with the DeferredResult.
 	private final Map<DeferredResult<?>, Stream> byResult = new ConcurrentHashMap<>();
+
+	/**
+	 * Keeps the stream that the handler of this request returns from being ended when
+	 * draining starts: it is awaited, like a bounded request, and named at the deadline
+	 * if it has not ended by then. Call it from the handler, before it returns the
+	 * emitter.
+	 * @param request the request whose response is the stream
+	 */
+	public static void awaitStream(HttpServletRequest request) {
+		request.setAttribute(AWAIT_ATTRIBUTE, Boolean.TRUE);
+	}
 
 	@Override
 	public void configureAsyncSupport(AsyncSupportConfigurer configurer) {
@@ -60,7 +74,8 @@ public final class ResponseStreams implements DeferredResultProcessingIntercepto
 	@Override
 	public <T> void preProcess(NativeWebRequest request, DeferredResult<T> deferredResult) {
 		HttpServletRequest servletRequest = request.getNativeRequest(HttpServletRequest.class);
-		if (servletRequest == null || servletRequest.getAttribute(STREAMING_ATTRIBUTE) == null) {
+		if (servletRequest == null || servletRequest.getAttribute(STREAMING_ATTRIBUTE) == null
+				|| servletRequest.getAttribute(AWAIT_ATTRIBUTE) != null) {
 			return;
 		}
 		Stream stream = new Stream(servletRequest.getMethod() + " " + servletRequest.getRequestURI(), deferredResult);

@@ -11,6 +11,7 @@ import java.util.concurrent.TimeUnit;
 
 import io.github.gracefulshutdown.autoconfigure.GracefulShutdownAutoConfiguration;
 import io.github.gracefulshutdown.autoconfigure.GracefulShutdownWebAutoConfiguration;
+import jakarta.servlet.http.HttpServletRequest;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -27,6 +28,7 @@ import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.RestController;
 import org.springframework.web.context.request.async.DeferredResult;
+import org.springframework.web.servlet.mvc.method.annotation.ResponseBodyEmitter;
 import org.springframework.web.servlet.mvc.method.annotation.SseEmitter;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -41,6 +43,10 @@ class ResponseStreamsTests {
 	static final CountDownLatch emitterCompleted = new CountDownLatch(1);
 
 	static final DeferredResult<String> bounded = new DeferredResult<>(-1L);
+
+	static final CountDownLatch exportStarted = new CountDownLatch(1);
+
+	static final CompletableFuture<ResponseBodyEmitter> exportEmitter = new CompletableFuture<>();
 
 	private ConfigurableApplicationContext context;
 
@@ -65,6 +71,8 @@ class ResponseStreamsTests {
 		ResponseStreams streams = this.context.getBean(ResponseStreams.class);
 		CompletableFuture<String> events = CompletableFuture.supplyAsync(() -> read("/events"));
 		CompletableFuture<String> deferred = CompletableFuture.supplyAsync(() -> read("/deferred"));
+		CompletableFuture<String> export = CompletableFuture.supplyAsync(() -> read("/export"));
+		assertThat(exportStarted.await(10, TimeUnit.SECONDS)).isTrue();
 		awaitStreams(streams, 1);
 		assertThat(streams.inFlight()).singleElement()
 			.satisfies((stream) -> assertThat(stream.description()).isEqualTo("GET /events"));
@@ -77,6 +85,10 @@ class ResponseStreamsTests {
 		assertThat(streams.inFlight()).isEmpty();
 		assertThat(streams.completedCount()).hasValue(1);
 		assertThat(deferred).as("the bounded request is left to finish").isNotDone();
+		assertThat(export).as("the stream that opted out is left to finish").isNotDone();
+		exportEmitter.get(10, TimeUnit.SECONDS).send("last");
+		exportEmitter.get(10, TimeUnit.SECONDS).complete();
+		assertThat(export.get(10, TimeUnit.SECONDS)).contains("last");
 
 		// What the controller sent before returning goes out; then the stream ends.
 		assertThat(CompletableFuture.supplyAsync(() -> read("/events")).get(10, TimeUnit.SECONDS))
@@ -88,7 +100,7 @@ class ResponseStreamsTests {
 
 	private static void awaitStreams(ResponseStreams streams, long count) throws InterruptedException {
 		long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-		while (streams.inFlightCount().getAsLong() < count) {
+		while (streams.inFlight().size() < count) {
 			assertThat(System.nanoTime() - deadline).as("streams opened in time").isNegative();
 			Thread.sleep(10);
 		}
@@ -124,6 +136,16 @@ class ResponseStreamsTests {
 			SseEmitter emitter = new SseEmitter(-1L);
 			emitter.onCompletion(emitterCompleted::countDown);
 			emitter.send(SseEmitter.event().data("first"));
+			return emitter;
+		}
+
+		@GetMapping("/export")
+		ResponseBodyEmitter export(HttpServletRequest request) throws IOException {
+			ResponseStreams.awaitStream(request);
+			ResponseBodyEmitter emitter = new ResponseBodyEmitter(-1L);
+			emitter.send("first\n");
+			exportEmitter.complete(emitter);
+			exportStarted.countDown();
 			return emitter;
 		}
 
