@@ -166,7 +166,7 @@ class GrpcCallsIT {
 				softly.assertThat(draining).as("a Draining line").isNotNegative();
 				if (draining >= 0) {
 					softly.assertThat(lines.get(draining)).as("Draining line")
-						.contains("Draining " + CALLS + " calls, ");
+						.contains(" " + CALLS + " calls, ");
 					softly.assertThat(E2eFixture.logMillis(lines.get(draining)) - sigtermAt)
 						.as("the drain began after the drain delay (ms)")
 						.isGreaterThanOrEqualTo(DRAIN_DELAY.toMillis() - 100);

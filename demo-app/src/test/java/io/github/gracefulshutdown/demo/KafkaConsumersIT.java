@@ -152,7 +152,7 @@ class KafkaConsumersIT {
 		}
 		softly.assertThat(E2eFixture.summary(first.lines, context)).as("the first instance's summary")
 			.contains("Graceful shutdown COMPLETED")
-			.contains(": 2 messages drained, ")
+			.contains(" 2 messages drained, ")
 			.contains(", 0 stragglers");
 		softly.assertThat(first.lines).as("Spring's own per-phase timeout on the Kafka registry")
 			.noneMatch((line) -> line.contains("still running after timeout"));
