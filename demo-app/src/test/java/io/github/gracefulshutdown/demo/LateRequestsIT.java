@@ -8,7 +8,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
-import io.github.gracefulshutdown.demo.RawHttp.Outcome;
+import io.github.gracefulshutdown.web.RawHttp.Outcome;
+import io.github.gracefulshutdown.web.RawHttp;
 import org.assertj.core.api.SoftAssertions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;

@@ -16,7 +16,8 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
-import io.github.gracefulshutdown.demo.RawHttp.Outcome;
+import io.github.gracefulshutdown.web.RawHttp.Outcome;
+import io.github.gracefulshutdown.web.RawHttp;
 import org.assertj.core.api.SoftAssertions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;

@@ -13,8 +13,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-import io.github.gracefulshutdown.demo.RawHttp.Outcome;
-import io.github.gracefulshutdown.demo.RawHttp.Outcome.Kind;
+import io.github.gracefulshutdown.web.RawHttp.Outcome;
+import io.github.gracefulshutdown.web.RawHttp.Outcome.Kind;
+import io.github.gracefulshutdown.web.RawHttp;
 import org.assertj.core.api.SoftAssertions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;

@@ -7,6 +7,8 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 
 import io.github.gracefulshutdown.autoconfigure.GracefulShutdownAutoConfiguration;
@@ -48,6 +50,14 @@ class ResponseStreamsTests {
 
 	static final CompletableFuture<ResponseBodyEmitter> exportEmitter = new CompletableFuture<>();
 
+	// Clients of their own: each blocks reading its response, and the common pool may
+	// have a single thread on a 2-core machine.
+	private final ExecutorService clients = Executors.newFixedThreadPool(4, (task) -> {
+		Thread thread = new Thread(task, "streams-test-client");
+		thread.setDaemon(true);
+		return thread;
+	});
+
 	private ConfigurableApplicationContext context;
 
 	private int port;
@@ -64,14 +74,15 @@ class ResponseStreamsTests {
 	void stop() {
 		bounded.setResult("done");
 		this.context.close();
+		this.clients.shutdownNow();
 	}
 
 	@Test
 	void drainingEndsOpenStreamsButNotBoundedAsyncRequests() throws Exception {
 		ResponseStreams streams = this.context.getBean(ResponseStreams.class);
-		CompletableFuture<String> events = CompletableFuture.supplyAsync(() -> read("/events"));
-		CompletableFuture<String> deferred = CompletableFuture.supplyAsync(() -> read("/deferred"));
-		CompletableFuture<String> export = CompletableFuture.supplyAsync(() -> read("/export"));
+		CompletableFuture<String> events = CompletableFuture.supplyAsync(() -> read("/events"), this.clients);
+		CompletableFuture<String> deferred = CompletableFuture.supplyAsync(() -> read("/deferred"), this.clients);
+		CompletableFuture<String> export = CompletableFuture.supplyAsync(() -> read("/export"), this.clients);
 		assertThat(exportStarted.await(10, TimeUnit.SECONDS)).isTrue();
 		awaitStreams(streams, 1);
 		assertThat(streams.inFlight()).singleElement()
@@ -91,7 +102,7 @@ class ResponseStreamsTests {
 		assertThat(export.get(10, TimeUnit.SECONDS)).contains("last");
 
 		// What the controller sent before returning goes out; then the stream ends.
-		assertThat(CompletableFuture.supplyAsync(() -> read("/events")).get(10, TimeUnit.SECONDS))
+		assertThat(CompletableFuture.supplyAsync(() -> read("/events"), this.clients).get(10, TimeUnit.SECONDS))
 			.as("a stream opened during the drain ends at once")
 			.contains("data:first");
 		bounded.setResult("done");

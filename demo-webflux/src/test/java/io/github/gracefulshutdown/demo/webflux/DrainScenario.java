@@ -18,8 +18,9 @@ import java.util.regex.Pattern;
 
 import io.github.gracefulshutdown.demo.webflux.LongLivedClients.StreamClient;
 import io.github.gracefulshutdown.demo.webflux.LongLivedClients.WebSocketClient;
-import io.github.gracefulshutdown.demo.webflux.RawHttp.Outcome;
-import io.github.gracefulshutdown.demo.webflux.RawHttp.Outcome.Kind;
+import io.github.gracefulshutdown.web.RawHttp.Outcome;
+import io.github.gracefulshutdown.web.RawHttp.Outcome.Kind;
+import io.github.gracefulshutdown.web.RawHttp;
 import org.assertj.core.api.SoftAssertions;
 
 /**

@@ -1,4 +1,4 @@
-package io.github.gracefulshutdown.demo;
+package io.github.gracefulshutdown.web;
 
 import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
@@ -21,7 +21,8 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * A tiny HTTP/1.1 client over one {@link Socket} to {@code 127.0.0.1}, so that a test
+ * A tiny HTTP/1.1 client over one {@link Socket} to {@code 127.0.0.1}, shared with the
+ * demos' end-to-end tests through this module's test jar, so that a test
  * sees exactly what the server did to the connection: no pooling, no retries, no
  * hidden reconnects. One instance is one TCP connection; {@link #get} can be called
  * several times on it to exercise keep-alive.
@@ -29,9 +30,9 @@ import java.util.TreeMap;
  * Every read has the socket's read timeout, so a server that never answers fails the
  * call with a {@link SocketTimeoutException} instead of hanging the test.
  */
-final class RawHttp implements AutoCloseable {
+public final class RawHttp implements AutoCloseable {
 
-	static final String HOST = "127.0.0.1";
+	public static final String HOST = "127.0.0.1";
 
 	private static final int MAX_LINE = 16 * 1024;
 
@@ -60,7 +61,7 @@ final class RawHttp implements AutoCloseable {
 	 * @throws ConnectException if the connection is refused
 	 * @throws SocketTimeoutException if connecting takes longer than the timeout
 	 */
-	static RawHttp connect(int port, Duration connectTimeout, Duration readTimeout) throws IOException {
+	public static RawHttp connect(int port, Duration connectTimeout, Duration readTimeout) throws IOException {
 		Socket socket = new Socket();
 		try {
 			socket.setTcpNoDelay(true);
@@ -82,7 +83,7 @@ final class RawHttp implements AutoCloseable {
 	 * @throws SocketException if the connection was reset (or writing to it failed)
 	 * @throws SocketTimeoutException if the server did not answer within the read timeout
 	 */
-	Response get(String path) throws IOException {
+	public Response get(String path) throws IOException {
 		return send("GET " + path + " HTTP/1.1\r\nHost: " + HOST + "\r\n\r\n");
 	}
 
@@ -95,7 +96,7 @@ final class RawHttp implements AutoCloseable {
 	 * @throws SocketException if the connection was reset (or writing to it failed)
 	 * @throws SocketTimeoutException if the server did not answer within the read timeout
 	 */
-	Response post(String path) throws IOException {
+	public Response post(String path) throws IOException {
 		return send("POST " + path + " HTTP/1.1\r\nHost: " + HOST + "\r\nContent-Length: 0\r\n\r\n");
 	}
 
@@ -105,7 +106,7 @@ final class RawHttp implements AutoCloseable {
 	 * @param path the path and query
 	 * @throws SocketException if writing to the connection failed
 	 */
-	void startGet(String path) throws IOException {
+	public void startGet(String path) throws IOException {
 		this.out.write(("GET " + path + " HTTP/1.1\r\n").getBytes(StandardCharsets.US_ASCII));
 		this.out.flush();
 	}
@@ -118,7 +119,7 @@ final class RawHttp implements AutoCloseable {
 	 * @throws SocketException if the connection was reset (or writing to it failed)
 	 * @throws SocketTimeoutException if the server did not answer within the read timeout
 	 */
-	Response finishGet() throws IOException {
+	public Response finishGet() throws IOException {
 		return send("Host: " + HOST + "\r\n\r\n");
 	}
 
@@ -142,7 +143,7 @@ final class RawHttp implements AutoCloseable {
 	 * Returns how many requests were sent on this connection.
 	 * @return the count
 	 */
-	int requests() {
+	public int requests() {
 		return this.requests;
 	}
 
@@ -150,7 +151,7 @@ final class RawHttp implements AutoCloseable {
 	 * Whether the last response said {@code Connection: close}.
 	 * @return whether the server announced it closes the connection
 	 */
-	boolean closedByServer() {
+	public boolean closedByServer() {
 		return this.closedByServer;
 	}
 
@@ -159,7 +160,7 @@ final class RawHttp implements AutoCloseable {
 	 * port.
 	 * @return the port
 	 */
-	int localPort() {
+	public int localPort() {
 		return this.socket.getLocalPort();
 	}
 
@@ -287,6 +288,34 @@ final class RawHttp implements AutoCloseable {
 		}
 	}
 
+	/**
+	 * Waits, without sending anything, for the server to close this idle connection.
+	 * @param timeout the longest time to wait
+	 * @return {@code true} if the server closed it (end of stream or reset), {@code false}
+	 * if it stayed open for the whole timeout
+	 * @throws IOException if the server sent data instead
+	 */
+	public boolean awaitClosedByServer(Duration timeout) throws IOException {
+		int readTimeout = this.socket.getSoTimeout();
+		this.socket.setSoTimeout(Math.toIntExact(timeout.toMillis()));
+		try {
+			int b = this.in.read();
+			if (b != -1) {
+				throw new IOException("The server sent data on an idle connection: " + b);
+			}
+			return true;
+		}
+		catch (SocketTimeoutException ex) {
+			return false;
+		}
+		catch (SocketException ex) {
+			return true;
+		}
+		finally {
+			this.socket.setSoTimeout(readTimeout);
+		}
+	}
+
 	@Override
 	public void close() throws IOException {
 		this.socket.close();
@@ -305,14 +334,14 @@ final class RawHttp implements AutoCloseable {
 	 * @param headers the headers, by case-insensitive name
 	 * @param body the body, decoded as UTF-8 (de-chunked if it was chunked)
 	 */
-	record Response(String version, int status, String reason, Map<String, List<String>> headers, String body) {
+	public record Response(String version, int status, String reason, Map<String, List<String>> headers, String body) {
 
 		/**
 		 * Returns the first value of a header.
 		 * @param name the header's name, in any case
 		 * @return the value, or {@code null} if the header is absent
 		 */
-		String header(String name) {
+		public String header(String name) {
 			List<String> values = this.headers.get(name);
 			return (values == null || values.isEmpty()) ? null : values.get(0);
 		}
@@ -321,7 +350,7 @@ final class RawHttp implements AutoCloseable {
 		 * Whether a {@code Connection} header has the {@code close} token.
 		 * @return whether the server announced that it closes the connection
 		 */
-		boolean closesConnection() {
+		public boolean closesConnection() {
 			List<String> values = this.headers.getOrDefault("Connection", List.of());
 			for (String value : values) {
 				for (String token : value.split(",")) {
@@ -350,9 +379,9 @@ final class RawHttp implements AutoCloseable {
 	 * @param detail the exception's text, if there was one
 	 * @param elapsed how long the attempt took
 	 */
-	record Outcome(Kind kind, Response response, String detail, Duration elapsed) {
+	public record Outcome(Kind kind, Response response, String detail, Duration elapsed) {
 
-		enum Kind {
+		public enum Kind {
 
 			/** A complete response was read. */
 			RESPONSE,
@@ -379,7 +408,7 @@ final class RawHttp implements AutoCloseable {
 		 * @param attempt what to try
 		 * @return what happened
 		 */
-		static Outcome of(Attempt attempt) {
+		public static Outcome of(Attempt attempt) {
 			long start = System.nanoTime();
 			try {
 				Response response = attempt.run();
@@ -411,7 +440,7 @@ final class RawHttp implements AutoCloseable {
 		 * @param status the status
 		 * @return whether it is
 		 */
-		boolean isStatus(int status) {
+		public boolean isStatus(int status) {
 			return this.kind == Kind.RESPONSE && this.response.status() == status;
 		}
 
@@ -419,7 +448,7 @@ final class RawHttp implements AutoCloseable {
 		 * Returns the body of the response.
 		 * @return the body, or {@code null} if there was no response
 		 */
-		String body() {
+		public String body() {
 			return (this.response != null) ? this.response.body() : null;
 		}
 
@@ -427,7 +456,7 @@ final class RawHttp implements AutoCloseable {
 		 * Whether there was a response and it said {@code Connection: close}.
 		 * @return whether the server announced that it closes the connection
 		 */
-		boolean closesConnection() {
+		public boolean closesConnection() {
 			return this.response != null && this.response.closesConnection();
 		}
 
@@ -435,7 +464,7 @@ final class RawHttp implements AutoCloseable {
 		 * Returns the {@code Connection} header of the response.
 		 * @return the header, {@code null} if absent, or {@code "-"} if there was no response
 		 */
-		String connectionHeader() {
+		public String connectionHeader() {
 			return (this.response != null) ? this.response.header("Connection") : "-";
 		}
 
@@ -443,7 +472,7 @@ final class RawHttp implements AutoCloseable {
 		 * A short description for metric lines: the status, or the kind of failure.
 		 * @return the description
 		 */
-		String brief() {
+		public String brief() {
 			return (this.kind == Kind.RESPONSE) ? String.valueOf(this.response.status()) : this.kind.name();
 		}
 
@@ -460,7 +489,7 @@ final class RawHttp implements AutoCloseable {
 	 * Something that produces a response or fails with an I/O exception.
 	 */
 	@FunctionalInterface
-	interface Attempt {
+	public interface Attempt {
 
 		Response run() throws IOException;
 
