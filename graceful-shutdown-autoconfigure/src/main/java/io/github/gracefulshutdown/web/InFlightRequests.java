@@ -76,11 +76,6 @@ public final class InFlightRequests
 
 	private static final Log logger = LogFactory.getLog(InFlightRequests.class);
 
-	/**
-	 * The request attribute that holds a request's entry until the server ends it.
-	 */
-	static final String REQUEST_ATTRIBUTE = InFlightRequests.class.getName() + ".REQUEST";
-
 	private static final boolean TOMCAT_PRESENT = ClassUtils.isPresent("org.springframework.boot.tomcat.TomcatWebServer",
 			InFlightRequests.class.getClassLoader());
 
@@ -139,7 +134,7 @@ public final class InFlightRequests
 			return;
 		}
 		if (this.responsesFinishRequests) {
-			request.setAttribute(REQUEST_ATTRIBUTE, inFlight);
+			request.setAttribute(EndsWhenResponseFinished.ATTRIBUTE, inFlight);
 		}
 		if (this.closeConnections) {
 			if (isHttp2(request)) {
@@ -171,22 +166,11 @@ public final class InFlightRequests
 	}
 
 	/**
-	 * Leaves the end of every request from now on to the server, which calls
-	 * {@link #responseFinished(Object)} once it has finished writing the response.
+	 * Leaves the end of every request from now on to the server, which ends it once it
+	 * has finished writing the response ({@link TomcatResponsesFinished}).
 	 */
 	void endRequestsWhenResponsesFinish() {
 		this.responsesFinishRequests = true;
-	}
-
-	/**
-	 * Ends the request that the attribute {@link #REQUEST_ATTRIBUTE} holds, if any: its
-	 * response is finished.
-	 * @param attribute the attribute's value
-	 */
-	static void responseFinished(@Nullable Object attribute) {
-		if (attribute instanceof Request request) {
-			request.end();
-		}
 	}
 
 	private static boolean isWebSocketHandshake(HttpServletRequest request) {
@@ -354,7 +338,7 @@ public final class InFlightRequests
 		return address + ":" + port;
 	}
 
-	private static final class Request extends InFlightTracker.Entry implements AsyncListener {
+	private static final class Request extends InFlightTracker.Entry implements AsyncListener, EndsWhenResponseFinished {
 
 		// Kept apart and joined only when listed: building strings here would cost every
 		// request an allocation or two for a listing that rarely happens.
@@ -393,6 +377,11 @@ public final class InFlightRequests
 
 		void end() {
 			end(Boolean.TRUE);
+		}
+
+		@Override
+		public void responseFinished() {
+			end();
 		}
 
 		@Override

@@ -27,7 +27,7 @@ public final class TomcatResponsesFinished extends ValveBase implements AccessLo
 	private final InFlightRequests requests;
 
 	/**
-	 * Creates the valve for the requests that a filter counts.
+	 * Creates the valve for the requests that the servlet filter counts.
 	 * @param requests the request counter of the same server
 	 */
 	public TomcatResponsesFinished(InFlightRequests requests) {
@@ -50,7 +50,7 @@ public final class TomcatResponsesFinished extends ValveBase implements AccessLo
 
 	@Override
 	public void log(Request request, Response response, long time) {
-		InFlightRequests.responseFinished(request.getAttribute(InFlightRequests.REQUEST_ATTRIBUTE));
+		EndsWhenResponseFinished.responseFinished(request.getAttribute(EndsWhenResponseFinished.ATTRIBUTE));
 	}
 
 	@Override

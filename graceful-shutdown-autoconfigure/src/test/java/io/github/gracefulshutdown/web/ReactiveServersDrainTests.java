@@ -167,10 +167,16 @@ class ReactiveServersDrainTests {
 		long closeStarted = System.nanoTime();
 		context.close();
 		assertThat(Duration.ofNanos(System.nanoTime() - closeStarted)).isLessThan(Duration.ofSeconds(5));
-		assertThat(slow).succeedsWithin(Duration.ofSeconds(5)).satisfies((response) -> {
-			assertThat(response.status()).isEqualTo(503);
-			assertThat(response.closesConnection()).as("Connection: close on " + response).isTrue();
-		});
+		// Reactive Tomcat may stop before the 503 it was given is written: the client then
+		// sees its connection closed with no answer. Either way it is told, and never sees
+		// a 200 for a request that was cut.
+		CompletableFuture<String> outcome = slow.handle((response, failure) -> (failure != null)
+				? "failed: " + failure.getMessage()
+				: response.status() + (response.closesConnection() ? " close" : " keep-alive"));
+		assertThat(outcome).succeedsWithin(Duration.ofSeconds(5))
+			.satisfies((told) -> assertThat(told).satisfiesAnyOf((it) -> assertThat(it).isEqualTo("503 close"),
+					(it) -> assertThat(it).contains("The server closed the connection")
+						.matches((text) -> server == Server.TOMCAT, "on Tomcat only")));
 		// From this drain on: the output may hold the end of an earlier test's.
 		String log = output.toString().substring(output.toString().lastIndexOf("Draining 1 request"));
 		assertThat(log).contains("Shutdown deadline of 1.00 s passed with 1 straggler")

@@ -35,8 +35,8 @@ public final class TomcatRequestPath {
 	public static void serve(InFlightRequests filter, HttpServletRequest request, HttpServletResponse response,
 			FilterChain chain) throws IOException, ServletException {
 		filter.doFilter(request, response, chain);
-		InFlightRequests.responseFinished(request.getAttribute(InFlightRequests.REQUEST_ATTRIBUTE));
-		request.removeAttribute(InFlightRequests.REQUEST_ATTRIBUTE);
+		EndsWhenResponseFinished.responseFinished(request.getAttribute(EndsWhenResponseFinished.ATTRIBUTE));
+		request.removeAttribute(EndsWhenResponseFinished.ATTRIBUTE);
 	}
 
 }
