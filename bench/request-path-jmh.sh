@@ -82,7 +82,7 @@ summary() {
       }
       if (("filterTomcat_t1" in score) && ("direct_t1" in score)) {
         over = score["filterTomcat_t1"] - score["direct_t1"]; e = sqrt(err["filterTomcat_t1"] ^ 2 + err["direct_t1"] ^ 2)
-        printf "overhead on Tomcat's path (ended at the access-log call) with 1 thread: %.1f +- %.1f ns per request\n", over, e
+        printf "overhead on the Tomcat path (ended at the access-log call) with 1 thread: %.1f +- %.1f ns per request\n", over, e
         result = result sprintf(" t1_tomcat_overhead_ns=%.1f t1_tomcat_overhead_err_ns=%.1f", over, e)
         if (over + e > worst) worst = over + e
       }
