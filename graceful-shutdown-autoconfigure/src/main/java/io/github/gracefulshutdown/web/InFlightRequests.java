@@ -259,10 +259,11 @@ public final class InFlightRequests
 			return requestsEnded;
 		}
 		if (TOMCAT_PRESENT && TomcatConnectors.isTomcat(webServer)) {
-			int idle = TomcatConnectors.stopAccepting(webServer, busyConnections());
+			Set<String> busy = busyConnections();
+			int idle = TomcatConnectors.stopAccepting(webServer, busy);
 			// Closing the server socket sent it already, to the HTTP/2 connections Tomcat
 			// found, unless Tomcat bound on init (then it closes nothing).
-			TomcatConnectors.goAway(webServer, busyConnections());
+			TomcatConnectors.goAway(webServer, busy);
 			this.goAway = (connection) -> TomcatConnectors.goAway(webServer, connection);
 			logger.debug("Tomcat stopped accepting connections; closed " + idle + " idle keep-alive connections");
 			return requestsEnded;
