@@ -94,6 +94,9 @@ public final class ShutdownCoordinator
 
 	private volatile ShutdownState state = ShutdownState.RUNNING;
 
+	// Set when a participant's drain failed: its work may have been cut unseen.
+	private volatile boolean drainFailed;
+
 	private volatile @Nullable Instant startedAt;
 
 	private volatile long startNanos;
@@ -178,7 +181,7 @@ public final class ShutdownCoordinator
 			this.stragglers = abandonStragglers();
 			this.state = ShutdownState.TIMED_OUT;
 		}
-		this.drainOutcome = drained ? ShutdownState.COMPLETED : ShutdownState.TIMED_OUT;
+		this.drainOutcome = (drained && !this.drainFailed) ? ShutdownState.COMPLETED : ShutdownState.TIMED_OUT;
 		// Said now, not only in the verdict: if the rest of the close blocks and the
 		// watchdog halts, this line is what tells whether the work drained.
 		Duration took = Duration.ofNanos(System.nanoTime() - this.startNanos);
@@ -260,13 +263,16 @@ public final class ShutdownCoordinator
 	private CompletableFuture<?> startDrain(ShutdownParticipant participant) {
 		try {
 			// A participant that fails has nothing more to wait for: its failure is logged
-			// and counts as drained, so the wait never ends on an exception.
+			// and ends its wait, so the wait never ends on an exception; but what it held
+			// was not drained, so the verdict cannot be COMPLETED.
 			return participant.drain().toCompletableFuture().exceptionally((ex) -> {
+				this.drainFailed = true;
 				logger.error("Shutdown participant '" + participant.name() + "' failed while draining", ex);
 				return null;
 			});
 		}
 		catch (RuntimeException ex) {
+			this.drainFailed = true;
 			logger.error("Shutdown participant '" + participant.name() + "' failed to start draining", ex);
 			return CompletableFuture.completedFuture(null);
 		}

@@ -216,6 +216,34 @@ class ShutdownCoordinatorTests {
 	}
 
 	@Test
+	void aParticipantWhoseDrainThrowsNeverEndsCompletedEvenWithNothingLeftInFlight(CapturedOutput output)
+			throws Exception {
+		// What it held may have been cut without its knowing: a server it failed to drain.
+		ShutdownParticipant failing = new ShutdownParticipant() {
+
+			@Override
+			public String name() {
+				return "request";
+			}
+
+			@Override
+			public CompletionStage<?> drain() {
+				throw new IllegalStateException("request recycled");
+			}
+
+			@Override
+			public List<InFlight> inFlight() {
+				return List.of();
+			}
+
+		};
+		ShutdownCoordinator coordinator = coordinator(List.of(failing), Duration.ZERO, Duration.ofSeconds(10));
+		coordinator.stop();
+		assertThat(output).contains("Shutdown participant 'request' failed to start draining");
+		assertThat(coordinator.state()).isEqualTo(ShutdownState.TIMED_OUT);
+	}
+
+	@Test
 	void progressIsLoggedEveryIntervalWhileDraining(CapturedOutput output) throws Exception {
 		ShutdownCoordinator coordinator = new ShutdownCoordinator(this.token, this.registry, List.of(),
 				new ShutdownCoordinator.Settings(Duration.ZERO, Duration.ofSeconds(10), Duration.ofMillis(100), true));
