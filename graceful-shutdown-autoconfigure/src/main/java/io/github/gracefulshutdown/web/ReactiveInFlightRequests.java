@@ -21,6 +21,7 @@ import io.github.gracefulshutdown.core.Units;
 import org.apache.commons.logging.Log;
 import org.apache.commons.logging.LogFactory;
 import org.reactivestreams.Publisher;
+import org.jspecify.annotations.Nullable;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.SignalType;
@@ -304,7 +305,7 @@ public final class ReactiveInFlightRequests
 	Set<String> busyConnections() {
 		Set<String> busy = new HashSet<>();
 		for (Exchange exchange : this.requests.collect()) {
-			InetSocketAddress remote = exchange.request.getRemoteAddress();
+			InetSocketAddress remote = exchange.remote;
 			if (remote != null) {
 				// Only called with Tomcat, whose jar holds the servlet API that class needs.
 				busy.add(InFlightRequests.connection(remote.getHostString(), remote.getPort()));
@@ -322,6 +323,10 @@ public final class ReactiveInFlightRequests
 
 		private final ServerHttpRequest request;
 
+		private final @Nullable InetSocketAddress remote;
+
+		private final @Nullable String upgrade;
+
 		private final TrackedResponse response;
 
 		// Completed at the deadline: the handling is cancelled then.
@@ -336,6 +341,11 @@ public final class ReactiveInFlightRequests
 		Exchange(ServerHttpRequest request, ServerHttpResponse response) {
 			super(null);
 			this.request = request;
+			// Read now, on the request's own thread: at drain start, on Tomcat, the request
+			// of a response that has just ended may already be recycled, and reading it
+			// then throws (seen in CI: the drain failed to start).
+			this.remote = request.getRemoteAddress();
+			this.upgrade = request.getHeaders().getFirst(HttpHeaders.UPGRADE);
 			this.response = (response instanceof ZeroCopyHttpOutputMessage)
 					? new ZeroCopyTrackedResponse(response, this) : new TrackedResponse(response, this);
 		}
@@ -395,13 +405,13 @@ public final class ReactiveInFlightRequests
 		}
 
 		private boolean isUpgrade() {
-			return this.request.getHeaders().containsHeader(HttpHeaders.UPGRADE);
+			return this.upgrade != null;
 		}
 
 		String describe() {
 			String description = this.request.getMethod().name() + " " + this.request.getPath().value();
 			if (isUpgrade()) {
-				String protocol = this.request.getHeaders().getFirst(HttpHeaders.UPGRADE);
+				String protocol = this.upgrade;
 				return description + ("websocket".equalsIgnoreCase(protocol) ? " (WebSocket)"
 						: " (upgrade to " + String.valueOf(protocol).toLowerCase(Locale.ROOT) + ")");
 			}
