@@ -16,6 +16,7 @@ import io.github.gracefulshutdown.core.JobKind;
 import io.github.gracefulshutdown.core.JobState;
 import io.github.gracefulshutdown.core.ShutdownCoordinator;
 import io.github.gracefulshutdown.core.ShutdownState;
+import io.github.gracefulshutdown.core.ShutdownSummary;
 import io.github.gracefulshutdown.core.Units;
 import org.jspecify.annotations.Nullable;
 
@@ -103,7 +104,7 @@ public class ShutdownStatusEndpoint {
 		List<Job> oldest = jobs.stream().limit(DETAIL_LIMIT).map(ShutdownStatusEndpoint::describe).toList();
 
 		List<Straggler> stragglers = new ArrayList<>();
-		for (ShutdownParticipant.InFlight straggler : this.coordinator.stragglers()) {
+		for (ShutdownSummary.Straggler straggler : this.coordinator.stragglers()) {
 			Instant end = (finishedAt != null) ? finishedAt : now;
 			stragglers.add(new Straggler(straggler.description(),
 					Duration.between(straggler.startedAt(), end).toString()));

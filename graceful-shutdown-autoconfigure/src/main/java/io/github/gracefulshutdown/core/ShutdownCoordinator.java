@@ -88,7 +88,9 @@ public final class ShutdownCoordinator
 	private final CompletableFuture<Void> sequenceEnded = new CompletableFuture<>();
 
 	// The verdict, once the context has closed.
-	private final CompletableFuture<ShutdownState> finished = new CompletableFuture<>();
+	private final CompletableFuture<ShutdownSummary> finished = new CompletableFuture<>();
+
+	private final ShutdownEvents events = ShutdownEvents.forOneShutdown();
 
 	private volatile @Nullable ApplicationContext context;
 
@@ -105,11 +107,11 @@ public final class ShutdownCoordinator
 
 	private volatile @Nullable Instant finishedAt;
 
-	private volatile List<InFlight> stragglers = List.of();
+	private volatile List<ShutdownSummary.Straggler> stragglers = List.of();
 
 	private volatile @Nullable ShutdownState drainOutcome;
 
-	private volatile String drainedCounts = "";
+	private volatile Map<String, Long> drained = Map.of();
 
 	/**
 	 * Creates a coordinator that gives its verdict as soon as its sequence ends, with no
@@ -160,7 +162,7 @@ public final class ShutdownCoordinator
 		// Consumers first: nothing routes messages away from them during the delay. What
 		// they finish from now on counts as drained.
 		ShutdownReport sinceSignal = new ShutdownReport(this.participants, this.jobs);
-		Map<ShutdownParticipant, CompletableFuture<?>> stoppedConsuming = stopConsuming();
+		Map<ShutdownParticipant, CompletableFuture<?>> stoppedConsuming = stopConsuming(sinceSignal);
 		keepServingForDrainDelay();
 
 		// One budget for everything from here, not one per phase.
@@ -169,23 +171,27 @@ public final class ShutdownCoordinator
 		this.deadline = deadline;
 		ShutdownReport report = new ShutdownReport(this.participants, this.jobs);
 		report.countFrom(sinceSignal, stoppedConsuming.keySet());
-		logger.info("Draining " + report.inFlight() + " within " + ShutdownReport.format(this.settings.timeout()));
+		String inFlight = report.inFlight();
+		logger.info("Draining " + inFlight + " within " + ShutdownReport.format(this.settings.timeout()));
+		this.events.drainingStarted(this.settings.timeout(), inFlight);
 
 		// Cancelled first, so nobody reads DRAINING while jobs still say RUNNING.
 		this.token.cancel(deadline);
 		this.state = ShutdownState.DRAINING;
-		boolean drained = await(drainEverything(stoppedConsuming), deadlineNanos, report);
+		boolean drained = await(drainEverything(stoppedConsuming, report), deadlineNanos, report);
 
-		this.drainedCounts = report.drained();
+		this.drained = report.drained();
 		if (!drained) {
-			this.stragglers = abandonStragglers();
+			this.stragglers = abandonStragglers(report);
 			this.state = ShutdownState.TIMED_OUT;
 		}
 		this.drainOutcome = (drained && !this.drainFailed) ? ShutdownState.COMPLETED : ShutdownState.TIMED_OUT;
+		String drainedCounts = ShutdownReport.describeDrained(this.drained);
+		this.events.drainingEnded(this.drainOutcome, drainedCounts, this.stragglers.size());
 		// Said now, not only in the verdict: if the rest of the close blocks and the
 		// watchdog halts, this line is what tells whether the work drained.
 		Duration took = Duration.ofNanos(System.nanoTime() - this.startNanos);
-		logger.info("Shutdown sequence ended in " + ShutdownReport.format(took) + ": " + this.drainedCounts + ", "
+		logger.info("Shutdown sequence ended in " + ShutdownReport.format(took) + ": " + drainedCounts + ", "
 				+ ShutdownReport.count(this.stragglers.size(), "straggler") + "; closing the rest of the context");
 		// The rest of the context (later lifecycle phases, bean destruction) closes now,
 		// and the verdict waits for it.
@@ -207,11 +213,11 @@ public final class ShutdownCoordinator
 	 * Starts the drain of every participant that drains as the shutdown starts (message
 	 * consumers stop fetching); the rest of the sequence awaits them with the others.
 	 */
-	private Map<ShutdownParticipant, CompletableFuture<?>> stopConsuming() {
+	private Map<ShutdownParticipant, CompletableFuture<?>> stopConsuming(ShutdownReport report) {
 		Map<ShutdownParticipant, CompletableFuture<?>> started = new LinkedHashMap<>();
 		for (ShutdownParticipant participant : this.servers) {
 			if (drainsAtShutdownStart(participant)) {
-				started.put(participant, startDrain(participant));
+				started.put(participant, startDrain(participant, report));
 			}
 		}
 		if (!started.isEmpty()) {
@@ -240,12 +246,14 @@ public final class ShutdownCoordinator
 		}
 		logger.info("Shutdown requested: still serving for drain-delay " + ShutdownReport.format(delay)
 				+ " while load balancers stop routing here");
+		this.events.drainDelayStarted();
 		try {
 			Thread.sleep(delay.toMillis());
 		}
 		catch (InterruptedException ex) {
 			Thread.currentThread().interrupt();
 		}
+		this.events.drainDelayEnded(delay);
 	}
 
 	/**
@@ -253,19 +261,23 @@ public final class ShutdownCoordinator
 	 * message still in flight hands off is begun before the registry is sealed, and so
 	 * awaited.
 	 */
-	private CompletableFuture<?> drainEverything(Map<ShutdownParticipant, CompletableFuture<?>> started) {
+	private CompletableFuture<?> drainEverything(Map<ShutdownParticipant, CompletableFuture<?>> started,
+			ShutdownReport report) {
 		CompletableFuture<?>[] servers = this.servers.stream()
-			.map((participant) -> started.containsKey(participant) ? started.get(participant) : startDrain(participant))
+			.map((participant) -> started.containsKey(participant) ? started.get(participant)
+					: startDrain(participant, report))
 			.toArray(CompletableFuture[]::new);
-		return CompletableFuture.allOf(servers).thenCompose((ignored) -> startDrain(this.jobs));
+		return CompletableFuture.allOf(servers).thenCompose((ignored) -> startDrain(this.jobs, report));
 	}
 
-	private CompletableFuture<?> startDrain(ShutdownParticipant participant) {
+	private CompletableFuture<?> startDrain(ShutdownParticipant participant, ShutdownReport report) {
+		this.events.participantStarted(participant);
+		CompletableFuture<?> drained;
 		try {
 			// A participant that fails has nothing more to wait for: its failure is logged
 			// and ends its wait, so the wait never ends on an exception; but what it held
 			// was not drained, so the verdict cannot be COMPLETED.
-			return participant.drain().toCompletableFuture().exceptionally((ex) -> {
+			drained = participant.drain().toCompletableFuture().exceptionally((ex) -> {
 				this.drainFailed = true;
 				logger.error("Shutdown participant '" + participant.name() + "' failed while draining", ex);
 				return null;
@@ -274,8 +286,14 @@ public final class ShutdownCoordinator
 		catch (RuntimeException ex) {
 			this.drainFailed = true;
 			logger.error("Shutdown participant '" + participant.name() + "' failed to start draining", ex);
-			return CompletableFuture.completedFuture(null);
+			drained = CompletableFuture.completedFuture(null);
 		}
+		return drained.whenComplete((ignored, ex) -> participantEnded(participant, report));
+	}
+
+	private void participantEnded(ShutdownParticipant participant, ShutdownReport report) {
+		this.events.participantEnded(participant, report.drainedBy(participant),
+				ShutdownReport.inFlightCount(participant));
 	}
 
 	/**
@@ -316,22 +334,30 @@ public final class ShutdownCoordinator
 	 * Tells every participant the deadline has passed, reports what each had left with
 	 * its stack, and interrupts those threads if configured.
 	 */
-	private List<InFlight> abandonStragglers() {
+	private List<ShutdownSummary.Straggler> abandonStragglers(ShutdownReport report) {
+		Instant now = Instant.now();
 		List<InFlight> left = new ArrayList<>();
+		List<ShutdownSummary.Straggler> stragglers = new ArrayList<>();
 		for (ShutdownParticipant participant : this.participants) {
 			try {
-				left.addAll(participant.deadlinePassed());
+				for (InFlight straggler : participant.deadlinePassed()) {
+					left.add(straggler);
+					stragglers.add(ShutdownSummary.Straggler.of(participant.name(), straggler, now));
+					this.events.straggler(participant.name(), straggler, now);
+				}
 			}
 			catch (RuntimeException ex) {
 				logger.error("Shutdown participant '" + participant.name() + "' failed at the deadline", ex);
 			}
+			// What has not drained by now ends here, for the timeline.
+			participantEnded(participant, report);
 		}
 		boolean interrupt = this.settings.interruptStragglers();
 		logger.warn(ShutdownReport.deadlinePassed(this.settings.timeout(), left, interrupt));
 		if (interrupt) {
 			left.stream().map(InFlight::thread).filter(Objects::nonNull).distinct().forEach(Thread::interrupt);
 		}
-		return List.copyOf(left);
+		return List.copyOf(stragglers);
 	}
 
 	/**
@@ -358,16 +384,18 @@ public final class ShutdownCoordinator
 		ShutdownState outcome = (this.drainOutcome == ShutdownState.COMPLETED && stillRunning.isEmpty())
 				? ShutdownState.COMPLETED : ShutdownState.TIMED_OUT;
 		Duration took = Duration.ofNanos(System.nanoTime() - this.startNanos);
-		this.finishedAt = Objects.requireNonNull(this.startedAt).plus(took);
+		Instant startedAt = Objects.requireNonNull(this.startedAt);
+		this.finishedAt = startedAt.plus(took);
 		this.state = outcome;
-		String summary = ShutdownReport.summary(outcome, took, this.drainedCounts, this.stragglers, stillRunning);
+		ShutdownSummary summary = new ShutdownSummary(outcome, startedAt, took, this.drained, this.stragglers,
+				stillRunning);
 		if (outcome == ShutdownState.COMPLETED) {
-			logger.info(summary);
+			logger.info(ShutdownReport.summary(summary));
 		}
 		else {
-			logger.warn(summary);
+			logger.warn(ShutdownReport.summary(summary));
 		}
-		this.finished.complete(outcome);
+		this.finished.complete(summary);
 	}
 
 	// ---- What others read ---------------------------------------------------------
@@ -434,7 +462,7 @@ public final class ShutdownCoordinator
 	 * Returns what was still in flight at the deadline.
 	 * @return the stragglers, empty unless the state is {@link ShutdownState#TIMED_OUT}
 	 */
-	public List<InFlight> stragglers() {
+	public List<ShutdownSummary.Straggler> stragglers() {
 		return this.stragglers;
 	}
 
@@ -443,6 +471,15 @@ public final class ShutdownCoordinator
 	 * @return a new future
 	 */
 	public CompletableFuture<ShutdownState> whenFinished() {
+		return this.finished.thenApply(ShutdownSummary::state);
+	}
+
+	/**
+	 * Returns a future that completes with the summary when the sequence ends, after
+	 * the context has finished closing: what the verdict line says, in figures.
+	 * @return a new future
+	 */
+	public CompletableFuture<ShutdownSummary> whenSummarized() {
 		return this.finished.copy();
 	}
 

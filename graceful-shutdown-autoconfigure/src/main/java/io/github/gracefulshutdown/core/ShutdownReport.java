@@ -86,14 +86,38 @@ final class ShutdownReport {
 	}
 
 	/**
-	 * What has been drained since the report started: {@code 1 request drained, 3 jobs
-	 * stopped}. Read before anything is abandoned, so that it counts what was drained,
-	 * not what was cut.
+	 * How many units each counting participant has finished since the report started, by
+	 * name. Read before anything is abandoned, so that it counts what was drained, not
+	 * what was cut.
 	 */
-	String drained() {
+	Map<String, Long> drained() {
 		Map<String, Long> drained = new LinkedHashMap<>();
 		this.completedBefore.forEach((participant, before) -> drained.merge(participant.name(),
 				completed(participant).orElse(before) - before, Long::sum));
+		drained.putIfAbsent(Units.JOB, 0L);
+		return drained;
+	}
+
+	/**
+	 * How many units this participant has finished since the report started.
+	 * @return the count, or {@code -1} if it does not count
+	 */
+	long drainedBy(ShutdownParticipant participant) {
+		Long before = this.completedBefore.get(participant);
+		return (before != null) ? completed(participant).orElse(before) - before : -1;
+	}
+
+	/**
+	 * How many units this participant holds now, or {@code -1} if it does not count.
+	 */
+	static long inFlightCount(ShutdownParticipant participant) {
+		return safely(participant::inFlightCount).orElse(-1);
+	}
+
+	/**
+	 * Says what was drained: {@code 1 request drained, 3 jobs stopped}, jobs last.
+	 */
+	static String describeDrained(Map<String, Long> drained) {
 		List<String> parts = new ArrayList<>();
 		drained.forEach((name, count) -> {
 			if (!name.equals(Units.JOB)) {
@@ -109,21 +133,21 @@ final class ShutdownReport {
 	 * 3.47 s: 1 request drained, 5 jobs stopped, 0 stragglers}, and what was still
 	 * running when the context closed, if anything was.
 	 */
-	static String summary(ShutdownState state, Duration took, String drained, List<InFlight> stragglers,
-			List<String> stillRunning) {
-		StringBuilder summary = new StringBuilder("Graceful shutdown ").append(state).append(" in ")
-			.append(format(took)).append(": ");
-		if (!drained.isEmpty()) {
-			summary.append(drained).append(", ");
+	static String summary(ShutdownSummary summary) {
+		StringBuilder line = new StringBuilder("Graceful shutdown ").append(summary.state()).append(" in ")
+			.append(format(summary.took())).append(": ");
+		if (!summary.drained().isEmpty()) {
+			line.append(describeDrained(summary.drained())).append(", ");
 		}
-		summary.append(count(stragglers.size(), "straggler"));
+		List<String> stragglers = summary.stragglers().stream().map(ShutdownSummary.Straggler::description).toList();
+		line.append(count(stragglers.size(), "straggler"));
 		if (!stragglers.isEmpty()) {
-			summary.append(" (").append(byName(stragglers)).append(')');
+			line.append(" (").append(byName(stragglers)).append(')');
 		}
-		if (!stillRunning.isEmpty()) {
-			summary.append("; still running as the context closed: ").append(String.join("; ", stillRunning));
+		if (!summary.stillRunning().isEmpty()) {
+			line.append("; still running as the context closed: ").append(String.join("; ", summary.stillRunning()));
 		}
-		return summary.toString();
+		return line.toString();
 	}
 
 	/**
@@ -141,7 +165,7 @@ final class ShutdownReport {
 				continue;
 			}
 			if (!left.isEmpty()) {
-				parts.add(count(left.size(), participant.name()) + " (" + byName(left) + ")");
+				parts.add(count(left.size(), participant.name()) + " (" + byName(descriptions(left)) + ")");
 			}
 		}
 		return String.join(", ", parts);
@@ -175,7 +199,7 @@ final class ShutdownReport {
 			}
 		}
 		if (left.size() > REPORT_LIMIT) {
-			report.append("\n  ... and ").append(left.size() - REPORT_LIMIT).append(" more: ").append(byName(left));
+			report.append("\n  ... and ").append(left.size() - REPORT_LIMIT).append(" more: ").append(byName(descriptions(left)));
 		}
 		return report.toString();
 	}
@@ -222,9 +246,9 @@ final class ShutdownReport {
 	 * Names stragglers compactly: {@code GET /events, TRACKED job 'import' x9998}, the
 	 * largest groups first, at most ten of them.
 	 */
-	static String byName(List<InFlight> stragglers) {
-		Map<String, Long> counts = stragglers.stream()
-			.collect(Collectors.groupingBy(InFlight::description, LinkedHashMap::new, Collectors.counting()));
+	static String byName(List<String> descriptions) {
+		Map<String, Long> counts = descriptions.stream()
+			.collect(Collectors.groupingBy((description) -> description, LinkedHashMap::new, Collectors.counting()));
 		String named = counts.entrySet()
 			.stream()
 			.sorted(Map.Entry.<String, Long>comparingByValue().reversed())
@@ -232,6 +256,10 @@ final class ShutdownReport {
 			.map((entry) -> entry.getKey() + ((entry.getValue() > 1) ? " x" + entry.getValue() : ""))
 			.collect(Collectors.joining(", "));
 		return (counts.size() > 10) ? named + ", ..." : named;
+	}
+
+	private static List<String> descriptions(List<InFlight> inFlight) {
+		return inFlight.stream().map(InFlight::description).toList();
 	}
 
 	static String count(long n, String noun) {

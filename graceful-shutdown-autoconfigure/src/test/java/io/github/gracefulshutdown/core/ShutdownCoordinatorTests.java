@@ -76,7 +76,7 @@ class ShutdownCoordinatorTests {
 		job.join(5000);
 		assertThat(interrupted).isTrue();
 		assertThat(coordinator.state()).isEqualTo(ShutdownState.TIMED_OUT);
-		assertThat(coordinator.stragglers()).extracting(ShutdownParticipant.InFlight::description)
+		assertThat(coordinator.stragglers()).extracting(ShutdownSummary.Straggler::description)
 			.containsExactly("TRACKED job 'deaf'");
 		assertThat(output).contains("Shutdown deadline of 0.30 s passed with 1 straggler; interrupting their threads:")
 			.contains("TRACKED job 'deaf', running for")
@@ -301,7 +301,7 @@ class ShutdownCoordinatorTests {
 		coordinator.stop();
 		assertThat(requests.deadlinePassed.getCount()).isZero();
 		assertThat(coordinator.state()).isEqualTo(ShutdownState.TIMED_OUT);
-		assertThat(coordinator.stragglers()).extracting(ShutdownParticipant.InFlight::description)
+		assertThat(coordinator.stragglers()).extracting(ShutdownSummary.Straggler::description)
 			.containsExactly("GET /slow", "GET /slow");
 		assertThat(output).contains("0 requests drained, 0 jobs stopped, 2 stragglers (GET /slow x2)");
 	}

@@ -20,6 +20,7 @@ import io.github.gracefulshutdown.autoconfigure.GracefulShutdownJmsAutoConfigura
 import io.github.gracefulshutdown.autoconfigure.GracefulShutdownLifecycleAutoConfiguration;
 import io.github.gracefulshutdown.core.ShutdownCoordinator;
 import io.github.gracefulshutdown.core.ShutdownState;
+import io.github.gracefulshutdown.core.ShutdownSummary;
 import io.github.gracefulshutdown.core.ShutdownWatchdog;
 import jakarta.jms.ConnectionFactory;
 import jakarta.jms.MessageListener;
@@ -159,7 +160,7 @@ class JmsListenerContainersTests {
 
 				String straggler = "jms orders destination=" + this.queue;
 				assertThat(coordinator.whenFinished()).isCompletedWithValue(ShutdownState.TIMED_OUT);
-				assertThat(coordinator.stragglers()).extracting(InFlight::description)
+				assertThat(coordinator.stragglers()).extracting(ShutdownSummary.Straggler::description)
 					.containsExactly(straggler, straggler);
 				assertThat(output).contains("Shutdown deadline of 1.00 s passed with 2 stragglers:")
 					.contains("  " + straggler + ", running for ")
