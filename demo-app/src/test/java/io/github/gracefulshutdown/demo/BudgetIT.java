@@ -62,7 +62,7 @@ class BudgetIT {
 
 	private static final String REQUEST = "/slow?ms=2500";
 
-	private static final String BUDGET_LINE = "Graceful shutdown budget: drain-delay 0 s + deadline 3 s + margin 5 s"
+	private static final String BUDGET_LINE = "Graceful shutdown budget: drain-delay 0 s (the default outside Kubernetes) + deadline 3 s + margin 5 s"
 			+ " = 8 s; terminationGracePeriodSeconds must be at least 8";
 
 	private static final String HALT_LINE = ": the budget (drain-delay 0 s + deadline 3 s + margin 5 s"

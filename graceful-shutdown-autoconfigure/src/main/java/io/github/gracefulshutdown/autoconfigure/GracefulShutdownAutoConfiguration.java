@@ -12,6 +12,7 @@ import io.github.gracefulshutdown.core.ShutdownWatchdog;
 import io.micrometer.observation.ObservationRegistry;
 
 import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.beans.factory.config.ConfigurableListableBeanFactory;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
@@ -21,6 +22,7 @@ import org.springframework.boot.context.properties.EnableConfigurationProperties
 import org.springframework.boot.context.properties.source.InvalidConfigurationPropertyValueException;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.core.env.Environment;
 
 /**
  * Auto-configuration of the core of graceful shutdown: the {@link ShutdownToken}, the
@@ -76,15 +78,26 @@ public final class GracefulShutdownAutoConfiguration {
 		@ConditionalOnMissingBean
 		ShutdownCoordinator shutdownCoordinator(CancellableToken shutdownToken, DefaultJobRegistry jobRegistry,
 				ObjectProvider<ShutdownParticipant> participants, GracefulShutdownProperties properties,
-				LifecycleProperties lifecycle, ObjectProvider<ShutdownWatchdog> watchdog) {
+				LifecycleProperties lifecycle, ObjectProvider<ShutdownWatchdog> watchdog, Environment environment,
+				ConfigurableListableBeanFactory beanFactory) {
 			properties.validate();
+			DrainDelay drainDelay = drainDelay(properties, environment, beanFactory);
 			return new ShutdownCoordinator(shutdownToken, jobRegistry, participants.orderedStream().toList(),
-					new ShutdownCoordinator.Settings(properties.getDrainDelay(), deadline(lifecycle),
+					new ShutdownCoordinator.Settings(drainDelay.value(), deadline(lifecycle),
 							properties.getProgressLogInterval(), properties.isInterruptStragglers(),
-							properties.getWatchdogMargin()),
+							properties.getWatchdogMargin(), drainDelay.source()),
 					watchdog.getIfAvailable());
 		}
 
+	}
+
+	/**
+	 * The drain delay that applies here: in a test context, on Kubernetes, or as set.
+	 */
+	static DrainDelay drainDelay(GracefulShutdownProperties properties, Environment environment,
+			ConfigurableListableBeanFactory beanFactory) {
+		return DrainDelay.resolve(properties, environment,
+				beanFactory.containsSingleton(GracefulShutdownTestContextCustomizerFactory.MARKER_BEAN));
 	}
 
 	/**

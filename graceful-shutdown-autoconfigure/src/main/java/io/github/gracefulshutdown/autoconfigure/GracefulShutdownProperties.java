@@ -2,6 +2,8 @@ package io.github.gracefulshutdown.autoconfigure;
 
 import java.time.Duration;
 
+import org.jspecify.annotations.Nullable;
+
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
 import org.springframework.boot.context.properties.source.InvalidConfigurationPropertyValueException;
@@ -27,9 +29,19 @@ public final class GracefulShutdownProperties {
 	/**
 	 * How long to keep serving after readiness becomes REFUSING_TRAFFIC, before draining
 	 * starts, so that load balancers stop routing to this instance. Not part of the
-	 * deadline.
+	 * deadline. When unset: 5s when Spring Boot detects Kubernetes, 0s elsewhere. Set it
+	 * to 0s when a preStop hook already sleeps. Skipped when a Spring test context closes,
+	 * unless drain-delay-in-tests is true.
 	 */
-	private final Duration drainDelay;
+	private final @Nullable Duration drainDelay;
+
+	/**
+	 * Whether a context that Spring's TestContext framework manages (a @SpringBootTest)
+	 * waits out the drain delay as it closes. Off by default: a test has no load balancer
+	 * to wait for, and every context close, the cached ones' at the end of the run
+	 * included, would pay it.
+	 */
+	private final boolean drainDelayInTests;
 
 	/**
 	 * Whether to interrupt the threads of jobs still running at the deadline.
@@ -79,7 +91,9 @@ public final class GracefulShutdownProperties {
 	/**
 	 * Creates the properties; {@link #validate()} rejects values that make no sense.
 	 * @param enabled whether to enable graceful shutdown
-	 * @param drainDelay how long to keep serving before draining
+	 * @param drainDelay how long to keep serving before draining, or {@code null} for the
+	 * platform's default
+	 * @param drainDelayInTests whether a test context waits out the drain delay
 	 * @param interruptStragglers whether to interrupt stragglers at the deadline
 	 * @param progressLogInterval how often to log progress while draining
 	 * @param restartBackoff backoff before restarting a failed job
@@ -88,13 +102,14 @@ public final class GracefulShutdownProperties {
 	 * @param watchdogMargin how long the shutdown may outlive drain-delay + deadline
 	 * @param stopConsuming when message listener containers stop fetching
 	 */
-	public GracefulShutdownProperties(@DefaultValue("true") boolean enabled, @DefaultValue("0s") Duration drainDelay,
-			@DefaultValue("true") boolean interruptStragglers, @DefaultValue("1s") Duration progressLogInterval,
+	public GracefulShutdownProperties(@DefaultValue("true") boolean enabled, @Nullable Duration drainDelay,
+			@DefaultValue("false") boolean drainDelayInTests, @DefaultValue("true") boolean interruptStragglers, @DefaultValue("1s") Duration progressLogInterval,
 			@DefaultValue RestartBackoff restartBackoff, @DefaultValue("true") boolean trackAsync,
 			@DefaultValue("auto") SecondSignal secondSignal, @DefaultValue("5s") Duration watchdogMargin,
 			@DefaultValue("immediately") StopConsuming stopConsuming) {
 		this.enabled = enabled;
 		this.drainDelay = drainDelay;
+		this.drainDelayInTests = drainDelayInTests;
 		this.interruptStragglers = interruptStragglers;
 		this.progressLogInterval = progressLogInterval;
 		this.restartBackoff = restartBackoff;
@@ -111,7 +126,9 @@ public final class GracefulShutdownProperties {
 	 * @throws InvalidConfigurationPropertyValueException for the first bad value
 	 */
 	void validate() {
-		requireNotNegative("drain-delay", this.drainDelay);
+		if (this.drainDelay != null) {
+			requireNotNegative("drain-delay", this.drainDelay);
+		}
 		requirePositive("progress-log-interval", this.progressLogInterval);
 		requirePositive("watchdog-margin", this.watchdogMargin);
 		this.restartBackoff.validate();
@@ -121,8 +138,16 @@ public final class GracefulShutdownProperties {
 		return this.enabled;
 	}
 
-	public Duration getDrainDelay() {
+	/**
+	 * Returns the drain delay as configured.
+	 * @return the delay, or {@code null} when unset
+	 */
+	public @Nullable Duration getDrainDelay() {
 		return this.drainDelay;
+	}
+
+	public boolean isDrainDelayInTests() {
+		return this.drainDelayInTests;
 	}
 
 	public boolean isInterruptStragglers() {

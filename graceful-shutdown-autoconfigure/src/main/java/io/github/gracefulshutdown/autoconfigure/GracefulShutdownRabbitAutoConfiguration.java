@@ -8,6 +8,7 @@ import io.github.gracefulshutdown.core.ShutdownCoordinator;
 
 import org.springframework.amqp.rabbit.listener.AbstractMessageListenerContainer;
 import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.beans.factory.config.ConfigurableListableBeanFactory;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
@@ -15,6 +16,7 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean
 import org.springframework.boot.autoconfigure.context.LifecycleProperties;
 import org.springframework.context.ApplicationContext;
 import org.springframework.context.annotation.Bean;
+import org.springframework.core.env.Environment;
 
 /**
  * Auto-configuration that makes Spring AMQP's RabbitMQ listener containers a participant
@@ -30,10 +32,11 @@ public final class GracefulShutdownRabbitAutoConfiguration {
 	@Bean
 	@ConditionalOnMissingBean
 	RabbitListenerDrain rabbitListenerDrain(ApplicationContext context, GracefulShutdownProperties properties,
-			LifecycleProperties lifecycle) {
+			LifecycleProperties lifecycle, Environment environment, ConfigurableListableBeanFactory beanFactory) {
 		// A container closes its channels itself once this has passed: never before the
 		// deadline, and no sooner than the watchdog would end the process anyway.
-		Duration patience = properties.getDrainDelay()
+		Duration patience = GracefulShutdownAutoConfiguration.drainDelay(properties, environment, beanFactory)
+			.value()
 			.plus(GracefulShutdownAutoConfiguration.deadline(lifecycle))
 			.plus(properties.getWatchdogMargin());
 		return new RabbitListenerDrain(context, patience, properties.getStopConsuming().atShutdownStart());

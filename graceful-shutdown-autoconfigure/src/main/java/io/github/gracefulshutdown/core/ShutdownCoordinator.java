@@ -484,6 +484,14 @@ public final class ShutdownCoordinator
 	}
 
 	/**
+	 * Returns the timings, the drain delay as it applies.
+	 * @return the settings
+	 */
+	public Settings settings() {
+		return this.settings;
+	}
+
+	/**
 	 * Returns how long the closing thread waits for the sequence: the drain delay, the
 	 * deadline, and a margin for the report.
 	 * @return the longest the sequence takes
@@ -493,12 +501,19 @@ public final class ShutdownCoordinator
 	}
 
 	/**
-	 * Describes the budget as the startup line states it: {@code drain-delay 5 s +
-	 * deadline 30 s + margin 5 s = 40 s}.
+	 * Describes the budget as the startup line states it: {@code drain-delay 5 s (the
+	 * default on Kubernetes) + deadline 30 s + margin 5 s = 40 s}.
 	 * @return the description
 	 */
 	public String describeBudget() {
-		return "drain-delay " + seconds(this.settings.drainDelay()) + " + deadline " + seconds(this.settings.timeout())
+		return describeBudget(true);
+	}
+
+	// Where the delay came from is said once, at startup; the watchdog's line is short.
+	private String describeBudget(boolean withSource) {
+		String source = withSource ? this.settings.drainDelaySource() : "";
+		return "drain-delay " + seconds(this.settings.drainDelay()) + (source.isEmpty() ? "" : " (" + source + ")")
+				+ " + deadline " + seconds(this.settings.timeout())
 				+ " + margin " + seconds(this.settings.watchdogMargin()) + " = " + seconds(this.settings.exitBound());
 	}
 
@@ -579,8 +594,7 @@ public final class ShutdownCoordinator
 		this.startNanos = System.nanoTime();
 		this.startedAt = Instant.now();
 		if (this.watchdog != null) {
-			this.watchdog.arm(this.settings.budget(), this.settings.watchdogMargin(),
-					describeBudget());
+			this.watchdog.arm(this.settings.budget(), this.settings.watchdogMargin(), describeBudget(false));
 		}
 		Thread thread = new Thread(() -> {
 			try {
@@ -659,9 +673,11 @@ public final class ShutdownCoordinator
 	 * at the deadline
 	 * @param watchdogMargin how long the rest of the close may outlive drain-delay +
 	 * deadline before the watchdog halts the JVM
+	 * @param drainDelaySource where the drain delay came from, for the budget line, or
+	 * empty
 	 */
 	public record Settings(Duration drainDelay, Duration timeout, Duration progressLogInterval,
-			boolean interruptStragglers, Duration watchdogMargin) {
+			boolean interruptStragglers, Duration watchdogMargin, String drainDelaySource) {
 
 		/**
 		 * The watchdog's margin unless one is given.
@@ -678,6 +694,20 @@ public final class ShutdownCoordinator
 			requirePositive(timeout, "timeout");
 			requirePositive(progressLogInterval, "progressLogInterval");
 			requirePositive(watchdogMargin, "watchdogMargin");
+			Objects.requireNonNull(drainDelaySource, "drainDelaySource must not be null");
+		}
+
+		/**
+		 * Timings with no word on where the drain delay came from.
+		 * @param drainDelay how long to keep serving before draining
+		 * @param timeout the one deadline for draining everything
+		 * @param progressLogInterval how often to log what is still in flight
+		 * @param interruptStragglers whether to interrupt stragglers at the deadline
+		 * @param watchdogMargin how long the rest of the close may outlive the budget
+		 */
+		public Settings(Duration drainDelay, Duration timeout, Duration progressLogInterval,
+				boolean interruptStragglers, Duration watchdogMargin) {
+			this(drainDelay, timeout, progressLogInterval, interruptStragglers, watchdogMargin, "");
 		}
 
 		/**

@@ -23,8 +23,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class ConfigurationMetadataTests {
 
+	// drain-delay has none of its own: 5s on Kubernetes, 0s elsewhere (DrainDelayTests).
 	private static final Map<String, Object> DEFAULTS = Map.of("graceful-shutdown.enabled", true,
-			"graceful-shutdown.drain-delay", "0s", "graceful-shutdown.interrupt-stragglers", true,
+			"graceful-shutdown.drain-delay-in-tests", false, "graceful-shutdown.interrupt-stragglers", true,
 			"graceful-shutdown.progress-log-interval", "1s", "graceful-shutdown.restart-backoff.initial", "1s",
 			"graceful-shutdown.restart-backoff.max", "1m", "graceful-shutdown.track-async", true,
 			"graceful-shutdown.second-signal", "auto", "graceful-shutdown.watchdog-margin", "5s",
@@ -38,7 +39,11 @@ class ConfigurationMetadataTests {
 			.filter((property) -> ((String) property.get("name")).startsWith("graceful-shutdown."))
 			.collect(Collectors.toMap((property) -> (String) property.get("name"), (property) -> property));
 		assertThat(byName.keySet()).as("graceful-shutdown properties in the metadata")
-			.containsExactlyInAnyOrderElementsOf(DEFAULTS.keySet());
+			.containsExactlyInAnyOrderElementsOf(
+					java.util.stream.Stream.concat(DEFAULTS.keySet().stream(), java.util.stream.Stream.of("graceful-shutdown.drain-delay")).toList());
+		assertThat(byName.get("graceful-shutdown.drain-delay")).doesNotContainKey("defaultValue");
+		assertThat((String) byName.get("graceful-shutdown.drain-delay").get("description"))
+			.contains("5s when Spring Boot detects Kubernetes, 0s elsewhere");
 		DEFAULTS.forEach((name, defaultValue) -> {
 			Map<String, Object> property = byName.get(name);
 			assertThat((String) property.get("description")).as("description of " + name).isNotBlank();

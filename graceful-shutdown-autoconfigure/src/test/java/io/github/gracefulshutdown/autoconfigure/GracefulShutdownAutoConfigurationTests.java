@@ -46,7 +46,8 @@ class GracefulShutdownAutoConfigurationTests {
 				.hasSingleBean(BackgroundJobProcessor.class)
 				.hasSingleBean(GracefulShutdownProperties.class);
 			GracefulShutdownProperties properties = context.getBean(GracefulShutdownProperties.class);
-			assertThat(properties.getDrainDelay()).isZero();
+			assertThat(properties.getDrainDelay()).isNull();
+			assertThat(context.getBean(ShutdownCoordinator.class).settings().drainDelay()).isZero();
 			assertThat(properties.getProgressLogInterval()).isEqualTo(Duration.ofSeconds(1));
 			assertThat(properties.isInterruptStragglers()).isTrue();
 			assertThat(properties.getRestartBackoff().getInitial()).isEqualTo(Duration.ofSeconds(1));

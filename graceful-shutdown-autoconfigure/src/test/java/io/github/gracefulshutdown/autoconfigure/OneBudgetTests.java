@@ -58,8 +58,8 @@ class OneBudgetTests {
 				"graceful-shutdown.drain-delay=5s")
 			.run((context) -> assertThat(context).getBean("lifecycleProcessor")
 				.isInstanceOf(BudgetedLifecycleProcessor.class));
-		assertThat(output).containsOnlyOnce("Graceful shutdown budget: drain-delay 5 s + deadline 30 s + margin 5 s "
-				+ "= 40 s; terminationGracePeriodSeconds must be at least 40");
+		assertThat(output).containsOnlyOnce("Graceful shutdown budget: drain-delay 5 s (graceful-shutdown.drain-delay in ")
+			.containsOnlyOnce(") + deadline 30 s + margin 5 s = 40 s; terminationGracePeriodSeconds must be at least 40");
 	}
 
 	@Test

@@ -95,7 +95,11 @@ final class AppProcess implements AutoCloseable {
 		Path logDirectory = Files.createDirectories((logs != null) ? Path.of(logs)
 				: Path.of(System.getProperty("java.io.tmpdir"), "webflux-e2e-logs"));
 		Path logFile = Files.createTempFile(logDirectory, "webflux-", ".log");
-		Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+		ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+		// No platform, whatever the host: a CI runner inside Kubernetes would otherwise give
+		// every shutdown the 5 s Kubernetes drain delay. A test's own argument still wins.
+		builder.environment().put("SPRING_MAIN_CLOUD_PLATFORM", "none");
+		Process process = builder.start();
 		try {
 			process.getOutputStream().close();
 			return new AppProcess(process, logFile);
