@@ -37,6 +37,16 @@ public record ShutdownSummary(ShutdownState state, Instant startedAt, Duration t
 	}
 
 	/**
+	 * Returns the verdict line: {@code Graceful shutdown COMPLETED in 3.47 s: 1 request
+	 * drained, 5 jobs stopped, 0 stragglers}.
+	 * @return the line the application logs last
+	 */
+	@Override
+	public String toString() {
+		return ShutdownReport.summary(this);
+	}
+
+	/**
 	 * One unit of work still in flight at the deadline.
 	 *
 	 * @param participant the name of the participant that held it, such as {@code "job"}
