@@ -62,8 +62,13 @@ record DrainDelay(Duration value, String source) {
 			ConfigurationProperty property = source.getConfigurationProperty(PROPERTY);
 			if (property != null) {
 				Origin origin = property.getOrigin();
+				// A file's origin (name and line) comes wrapped in its property source's,
+				// whose own name is long and says less.
 				if (origin instanceof PropertySourceOrigin inSource) {
-					return PROPERTY + " in property source '" + inSource.getPropertySource().getName() + "'";
+					origin = inSource.getOrigin();
+					if (origin == null) {
+						return PROPERTY + " in property source '" + inSource.getPropertySource().getName() + "'";
+					}
 				}
 				return PROPERTY + ((origin != null) ? " in " + origin : "");
 			}

@@ -11,6 +11,8 @@ import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.autoconfigure.ImportAutoConfiguration;
 import org.springframework.boot.SpringBootConfiguration;
+import org.springframework.boot.WebApplicationType;
+import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.boot.autoconfigure.context.LifecycleAutoConfiguration;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
@@ -70,6 +72,20 @@ class DrainDelayTests {
 			assertThat(coordinator.settings().drainDelay()).isZero();
 			assertThat(coordinator.describeBudget()).startsWith("drain-delay 0 s (the default outside Kubernetes) +");
 		});
+	}
+
+	@Test
+	void aDrainDelayFromAFileIsNamedWithTheFileAndLine() {
+		// The config file's origin comes wrapped in its property source's; the budget
+		// line shows the file and line, as Spring Boot's failure analysis does.
+		try (ConfigurableApplicationContext context = new SpringApplicationBuilder(App.class)
+			.web(WebApplicationType.NONE)
+			.properties("spring.config.name=drain-delay-from-file", "spring.main.cloud-platform=none")
+			.run()) {
+			assertThat(context.getBean(ShutdownCoordinator.class).describeBudget()).startsWith(
+					"drain-delay 2 s (graceful-shutdown.drain-delay in class path resource "
+							+ "[drain-delay-from-file.properties] - 2:31) +");
+		}
 	}
 
 	@Test
