@@ -78,12 +78,24 @@ final class DemoProcess implements AutoCloseable {
 	 * @return the running process
 	 */
 	static DemoProcess start(String name, List<String> args) throws IOException {
+		return start(name, List.of(), args);
+	}
+
+	/**
+	 * Starts {@code java jvmOptions... -jar <demo.jar> args...}.
+	 * @param name a short name for the log file and the reader thread
+	 * @param jvmOptions options for the JVM, before {@code -jar}
+	 * @param args the application's arguments
+	 * @return the running process
+	 */
+	static DemoProcess start(String name, List<String> jvmOptions, List<String> args) throws IOException {
 		Path jar = jar();
 		List<String> command = new ArrayList<>();
 		command.add(javaBinary());
 		command.add("-XX:TieredStopAtLevel=1");
 		command.add("-Xshare:auto");
 		command.add("-Xmx256m");
+		command.addAll(jvmOptions);
 		command.add("-jar");
 		command.add(jar.toString());
 		if (Runtime.version().feature() >= 21) {

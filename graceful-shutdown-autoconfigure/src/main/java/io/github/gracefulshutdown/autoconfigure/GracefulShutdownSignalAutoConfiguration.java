@@ -2,21 +2,28 @@ package io.github.gracefulshutdown.autoconfigure;
 
 import io.github.gracefulshutdown.core.ShutdownCoordinator;
 import io.github.gracefulshutdown.signal.SecondSignalHandler;
+import org.apache.commons.logging.Log;
+import org.apache.commons.logging.LogFactory;
 
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
 import org.springframework.boot.context.event.ApplicationReadyEvent;
 import org.springframework.context.ApplicationListener;
+import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.context.annotation.Bean;
 
 /**
- * Installs the {@link SecondSignalHandler} once the application is ready, when
- * {@code graceful-shutdown.second-signal} is {@code halt}, or {@code auto} (the default)
- * and the process runs in a terminal.
+ * Installs the {@link SecondSignalHandler} once the application is ready: to halt on a
+ * second signal when {@code graceful-shutdown.second-signal} is {@code halt}, or
+ * {@code auto} (the default) and the process runs in a terminal; and, when the runtime
+ * has JDK Flight Recorder, so that a first signal that finds a recording running closes
+ * the context before the JVM's shutdown hooks stop the recording.
  */
 @AutoConfiguration(after = GracefulShutdownAutoConfiguration.class)
 @ConditionalOnBean(ShutdownCoordinator.class)
 public final class GracefulShutdownSignalAutoConfiguration {
+
+	private static final Log logger = LogFactory.getLog(GracefulShutdownSignalAutoConfiguration.class);
 
 	@Bean
 	ApplicationListener<ApplicationReadyEvent> secondSignalInstaller(GracefulShutdownProperties properties,
@@ -25,12 +32,22 @@ public final class GracefulShutdownSignalAutoConfiguration {
 			GracefulShutdownProperties.SecondSignal mode = properties.getSecondSignal();
 			boolean halt = (mode == GracefulShutdownProperties.SecondSignal.HALT)
 					|| (mode == GracefulShutdownProperties.SecondSignal.AUTO && SecondSignalHandler.isInteractive());
-			if (halt) {
+			boolean jfr = ModuleLayer.boot().findModule("jdk.jfr").isPresent();
+			if (halt || jfr) {
+				ConfigurableApplicationContext context = event.getApplicationContext();
 				new SecondSignalHandler(shutdownCoordinator::describeInFlight,
-						(status) -> Runtime.getRuntime().halt(status))
+						(status) -> Runtime.getRuntime().halt(status), halt,
+						() -> closeWhileRecording(shutdownCoordinator, context))
 					.install();
 			}
 		};
+	}
+
+	private static void closeWhileRecording(ShutdownCoordinator coordinator, ConfigurableApplicationContext context) {
+		if (coordinator.isFlightRecording() && context.isActive()) {
+			logger.info("A JFR recording is running: closing the context before the JVM's shutdown hooks stop it");
+			context.close();
+		}
 	}
 
 }

@@ -10,8 +10,10 @@ import io.github.gracefulshutdown.ShutdownParticipant.InFlight;
 import jdk.jfr.Category;
 import jdk.jfr.Description;
 import jdk.jfr.Event;
+import jdk.jfr.FlightRecorder;
 import jdk.jfr.Label;
 import jdk.jfr.Name;
+import jdk.jfr.RecordingState;
 import jdk.jfr.StackTrace;
 import jdk.jfr.Timespan;
 
@@ -27,6 +29,15 @@ final class JfrShutdownEvents implements ShutdownEvents {
 	private final DrainingEvent draining = new DrainingEvent();
 
 	private final Map<ShutdownParticipant, ParticipantDrainEvent> participants = new ConcurrentHashMap<>();
+
+	// isInitialized() first: getFlightRecorder() would start JFR in a process that never
+	// asked for it.
+	static boolean recordingRunning() {
+		return FlightRecorder.isInitialized() && FlightRecorder.getFlightRecorder()
+			.getRecordings()
+			.stream()
+			.anyMatch((recording) -> recording.getState() == RecordingState.RUNNING);
+	}
 
 	@Override
 	public void drainDelayStarted() {

@@ -450,6 +450,16 @@ public final class ShutdownCoordinator
 	}
 
 	/**
+	 * Returns whether a JDK Flight Recorder recording is running now. The JVM's own
+	 * shutdown hook stops every recording as soon as the JVM begins to shut down, so on a
+	 * signal the context must close before that for the recording to hold this sequence.
+	 * @return whether the runtime has JFR and a recording is running
+	 */
+	public boolean isFlightRecording() {
+		return ShutdownEvents.recordingRunning();
+	}
+
+	/**
 	 * Describes what is in flight now, as the progress line does:
 	 * {@code 1 request, 2 jobs (sync, import-1 7%)}.
 	 * @return the description

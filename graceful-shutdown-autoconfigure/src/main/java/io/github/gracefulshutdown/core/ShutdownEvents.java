@@ -27,6 +27,15 @@ interface ShutdownEvents {
 		};
 	}
 
+	/**
+	 * Whether a JFR recording is running now. The JVM's own shutdown hook stops it as
+	 * soon as the JVM begins to shut down, before this sequence records anything.
+	 * @return whether the runtime has JFR and a recording is running
+	 */
+	static boolean recordingRunning() {
+		return ModuleLayer.boot().findModule("jdk.jfr").isPresent() && JfrShutdownEvents.recordingRunning();
+	}
+
 	/** The drain delay begins. */
 	default void drainDelayStarted() {
 	}

@@ -15,15 +15,22 @@ import sun.misc.SignalHandler;
 
 /**
  * Makes a second SIGTERM or SIGINT halt the process at once, the way a Go command line
- * tool does when Ctrl-C is pressed twice.
+ * tool does when Ctrl-C is pressed twice, and lets the first one run an action before the
+ * JVM starts to shut down.
  * <p>
  * The JVM takes no notice of a signal once its shutdown hooks run, so this installs a
- * handler of its own for both signals. The first signal is passed to the handler that was
- * there before, the JVM's own, so the normal shutdown path (Spring Boot's hook, the
- * graceful sequence) is unchanged. Any later signal logs
- * {@code second signal: abandoning 2 requests, 1 job (import-1 40%)} and halts with
- * status 128 + the signal's
- * number, without running hooks or waiting for anything.
+ * handler of its own for both signals. The first signal runs the action given, if any,
+ * then is passed to the handler that was there before, the JVM's own, so the normal
+ * shutdown path (Spring Boot's hook, the graceful sequence) follows. When halting is on,
+ * any later signal logs {@code second signal: abandoning 2 requests, 1 job (import-1 40%)}
+ * and halts with status 128 + the signal's number, without running hooks or waiting for
+ * anything; when it is off, a later signal is ignored, as the JVM ignores it.
+ * <p>
+ * The action exists for JDK Flight Recorder: its own shutdown hook stops every recording
+ * the moment the JVM begins to shut down, beside Spring Boot's hook, so a recording
+ * started with {@code -XX:StartFlightRecording} would end before the graceful sequence
+ * records anything. Closing the context first, while the JVM still runs, keeps the
+ * recording going until the sequence has ended.
  */
 public final class SecondSignalHandler {
 
@@ -33,17 +40,37 @@ public final class SecondSignalHandler {
 
 	private final IntConsumer halt;
 
+	private final boolean haltOnSecond;
+
+	private final Runnable beforeExit;
+
 	private final AtomicBoolean signalled = new AtomicBoolean();
+
+	/**
+	 * Creates a handler whose second signal halts, with no action on the first.
+	 * @param inFlight describes what would be abandoned, such as
+	 * {@code 2 requests, 1 job (import-1 40%)}
+	 * @param halt ends the process with the given status
+	 */
+	public SecondSignalHandler(Supplier<String> inFlight, IntConsumer halt) {
+		this(inFlight, halt, true, () -> {
+		});
+	}
 
 	/**
 	 * Creates a handler.
 	 * @param inFlight describes what would be abandoned, such as
 	 * {@code 2 requests, 1 job (import-1 40%)}
 	 * @param halt ends the process with the given status
+	 * @param haltOnSecond whether a second signal halts; if not, it is ignored
+	 * @param beforeExit runs on the first signal, on the signal's thread, before the
+	 * JVM's own handler starts the shutdown; a failure is logged and the shutdown goes on
 	 */
-	public SecondSignalHandler(Supplier<String> inFlight, IntConsumer halt) {
+	public SecondSignalHandler(Supplier<String> inFlight, IntConsumer halt, boolean haltOnSecond, Runnable beforeExit) {
 		this.inFlight = inFlight;
 		this.halt = halt;
+		this.haltOnSecond = haltOnSecond;
+		this.beforeExit = beforeExit;
 	}
 
 	/**
@@ -60,26 +87,55 @@ public final class SecondSignalHandler {
 			return true;
 		}
 		catch (IllegalArgumentException | UnsupportedOperationException | LinkageError ex) {
-			logger.warn("Could not install the second-signal handler; a second signal will be ignored", ex);
+			logger.warn("Could not install a SIGTERM and SIGINT handler: a second signal will be ignored, and a JFR "
+					+ "recording will end as the JVM begins to shut down, before the graceful sequence", ex);
 			return false;
 		}
 	}
 
 	void handle(Signal received, @Nullable SignalHandler previous) {
 		if (this.signalled.compareAndSet(false, true)) {
-			if (previous != null && previous != SignalHandler.SIG_DFL && previous != SignalHandler.SIG_IGN) {
-				previous.handle(received);
-			}
-			else {
-				// No JVM handler to defer to: exit as the JVM's own handler would.
-				new Thread(() -> System.exit(128 + received.getNumber()), "SIG" + received.getName() + " handler")
-					.start();
-			}
+			firstSignal(received, previous);
+			return;
+		}
+		if (!this.haltOnSecond) {
 			return;
 		}
 		logger.warn("second signal: abandoning " + this.inFlight.get() + " (SIG" + received.getName()
 				+ " while shutting down); halting now");
 		this.halt.accept(128 + received.getNumber());
+	}
+
+	// On a non-daemon thread of its own, up to the exit: the JVM's signal threads are
+	// daemons, and once the action has stopped the web server no other thread may hold
+	// the JVM, which would then exit with status 0 in the middle of the close, or between
+	// the close and the exit, rather than with the signal's status after it. The signal's
+	// thread waits for it; in a real process the exit ends them both.
+	private void firstSignal(Signal received, @Nullable SignalHandler previous) {
+		Thread first = new Thread(() -> {
+			try {
+				this.beforeExit.run();
+			}
+			catch (RuntimeException | Error ex) {
+				logger.error("Could not run the action of the first SIG" + received.getName()
+						+ "; shutting down the JVM's way", ex);
+			}
+			if (previous != null && previous != SignalHandler.SIG_DFL && previous != SignalHandler.SIG_IGN) {
+				previous.handle(received);
+			}
+			else {
+				// No JVM handler to defer to: exit as the JVM's own handler would.
+				System.exit(128 + received.getNumber());
+			}
+		}, "graceful-shutdown-SIG" + received.getName());
+		first.setDaemon(false);
+		first.start();
+		try {
+			first.join();
+		}
+		catch (InterruptedException ex) {
+			Thread.currentThread().interrupt();
+		}
 	}
 
 	/**

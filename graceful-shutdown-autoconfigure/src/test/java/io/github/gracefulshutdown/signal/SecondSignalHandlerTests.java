@@ -30,4 +30,29 @@ class SecondSignalHandlerTests {
 		assertThat(output).contains("second signal: abandoning 1 request, 2 jobs (sync, import-1 40%) (SIGINT while shutting down); halting now");
 	}
 
+	@Test
+	void theFirstSignalRunsItsActionBeforeTheJvmsHandlerAndALaterOneIsIgnoredWhenHaltIsOff() {
+		List<Integer> halts = new CopyOnWriteArrayList<>();
+		List<String> steps = new CopyOnWriteArrayList<>();
+		SecondSignalHandler handler = new SecondSignalHandler(() -> "nothing", halts::add, false,
+				() -> steps.add("close the context"));
+		handler.handle(new Signal("TERM"), (signal) -> steps.add("JVM handler for SIG" + signal.getName()));
+		assertThat(steps).containsExactly("close the context", "JVM handler for SIGTERM");
+		handler.handle(new Signal("TERM"), (signal) -> steps.add("JVM handler again"));
+		assertThat(steps).as("a later signal is ignored, as the JVM ignores it while shutting down").hasSize(2);
+		assertThat(halts).isEmpty();
+	}
+
+	@Test
+	void aFailedActionStillLetsTheJvmShutDown(CapturedOutput output) {
+		List<String> steps = new CopyOnWriteArrayList<>();
+		SecondSignalHandler handler = new SecondSignalHandler(() -> "nothing", (status) -> {
+		}, false, () -> {
+			throw new IllegalStateException("context already failed");
+		});
+		handler.handle(new Signal("TERM"), (signal) -> steps.add("JVM handler"));
+		assertThat(steps).containsExactly("JVM handler");
+		assertThat(output).contains("Could not run the action of the first SIGTERM").contains("context already failed");
+	}
+
 }
