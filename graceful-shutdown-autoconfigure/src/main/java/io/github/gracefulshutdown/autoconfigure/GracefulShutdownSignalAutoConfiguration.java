@@ -32,9 +32,12 @@ public final class GracefulShutdownSignalAutoConfiguration {
 			GracefulShutdownProperties.SecondSignal mode = properties.getSecondSignal();
 			boolean halt = (mode == GracefulShutdownProperties.SecondSignal.HALT)
 					|| (mode == GracefulShutdownProperties.SecondSignal.AUTO && SecondSignalHandler.isInteractive());
-			boolean jfr = ModuleLayer.boot().findModule("jdk.jfr").isPresent();
+			ConfigurableApplicationContext context = event.getApplicationContext();
+			// Not for a test context: nobody signals one, and a handler per context would
+			// keep every closed context of a test suite reachable.
+			boolean jfr = ModuleLayer.boot().findModule("jdk.jfr").isPresent()
+					&& !context.getBeanFactory().containsSingleton(GracefulShutdownTestContextCustomizerFactory.MARKER_BEAN);
 			if (halt || jfr) {
-				ConfigurableApplicationContext context = event.getApplicationContext();
 				new SecondSignalHandler(shutdownCoordinator::describeInFlight,
 						(status) -> Runtime.getRuntime().halt(status), halt,
 						() -> closeWhileRecording(shutdownCoordinator, context))
