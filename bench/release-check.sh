@@ -10,7 +10,7 @@
 # effective POM, which the enforcer cannot.
 #
 #   bench/release-check.sh            checks what the last ./mvnw verify left in target/
-#   bench/release-check.sh --build    runs ./mvnw -B -o -q verify -DskipTests first
+#   bench/release-check.sh --build    runs ./mvnw -B -q verify -DskipTests first
 #
 # Prints one line per check and a last line "N passed, N failed"; exits 1 on a failure.
 set -euo pipefail
@@ -19,6 +19,9 @@ cd "$(dirname "$0")/.."
 . bench/lib.sh
 
 URL=https://github.com/graceful-shutdown/graceful-shutdown-spring-boot
+# The version in pom.xml, not lib.sh's SNAPSHOT: a maintainer runs this on the release
+# version too (README, "Releasing").
+VERSION=$(sed -n '0,/^  <version>/s|^  <version>\(.*\)</version>|\1|p' pom.xml)
 MODULES=(graceful-shutdown-autoconfigure graceful-shutdown-starter graceful-shutdown-test)
 passed=0
 failed=0
@@ -39,16 +42,17 @@ nonempty() { [[ -s $1 ]] && unzip -tq "$1"; }
 has_entry() { [[ -n $(unzip -Z1 "$1" "$2" 2>/dev/null) ]]; }
 
 if [[ ${1:-} == --build ]]; then
-	log "building: ./mvnw -B -o -q verify -DskipTests"
-	./mvnw -B -o -q verify -DskipTests
+	log "building: ./mvnw -B -q verify -DskipTests"
+	./mvnw -B -q verify -DskipTests
 fi
 
-# One effective POM per module, written by the help plugin (its version is pinned in the
-# parent's pluginManagement).
+# One effective POM per module, written by the help plugin.
 EFFECTIVE=$(mktemp -d)
 trap 'rm -rf "$EFFECTIVE"' EXIT
 for m in "${MODULES[@]}"; do
-	./mvnw -B -o -q -pl "$m" help:effective-pom -Doutput="$EFFECTIVE/$m.xml" >/dev/null
+	./mvnw -B -q -pl "$m" org.apache.maven.plugins:maven-help-plugin:3.5.2:effective-pom \
+		-Doutput="$EFFECTIVE/$m.xml" >"$EFFECTIVE/$m.log" 2>&1 \
+		|| { cat "$EFFECTIVE/$m.log" >&2; die "help:effective-pom failed for $m"; }
 done
 
 for m in "${MODULES[@]}"; do
