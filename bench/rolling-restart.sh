@@ -1,8 +1,41 @@
 #!/usr/bin/env bash
 # Rolling restart of a 2-replica deployment of the demo app behind HAProxy, under wrk load.
 #
-#   bench/rolling-restart.sh starter [DURATION_S]   # our starter, drain-delay $DRAIN_DELAY (default 3s)
-#   bench/rolling-restart.sh boot    [DURATION_S]   # --graceful-shutdown.enabled=false: plain Spring Boot 4.1
+#   bench/rolling-restart.sh starter  [DURATION_S]  # our starter, drain-delay $DRAIN_DELAY (default 3s)
+#   bench/rolling-restart.sh boot     [DURATION_S]  # --graceful-shutdown.enabled=false: plain Spring Boot 4.1
+#   bench/rolling-restart.sh defaults [DURATION_S]  # our starter with no drain-delay argument at all:
+#                                                   # the default for $PLATFORM applies
+#   bench/rolling-restart.sh compare  [DURATION_S]  # one invocation, two runs on "Kubernetes":
+#                                                   # defaults, then boot (default 60 s each)
+#
+# compare is issue 15's figure: what a user gets who never sets graceful-shutdown.drain-delay,
+# on Kubernetes, against Spring Boot alone. Both runs see the platform as Kubernetes
+# (PLATFORM=kubernetes, below), so the starter's drain delay is its Kubernetes default, 5 s,
+# and every starter instance's startup budget line must say so ("drain-delay 5 s (the default
+# on Kubernetes)") or the run fails. It prints both RESULT lines and one
+#   SUMMARY platform=kubernetes defaults_errors=.. boot_errors=.. ... goal_0_errors_at_defaults=met|missed
+# and keeps both runs, a per-second CSV of each and the summary in
+# bench/results/<timestamp>-compare/. bench/plot-rolling-restart.sh draws its chart.
+#
+# What the 5 s default covers, and what it does not. On SIGTERM the starter turns readiness
+# 503 at once and keeps serving for the drain delay; only then does Tomcat stop accepting.
+# The delay has to outlast the time until nothing routes new requests to the pod any more:
+#   - On Kubernetes, a pod that is being deleted (a rolling update, a scale-down, a drain)
+#     leaves the Service's endpoints because it is Terminating, not because its readiness
+#     probe failed: the EndpointSlice marks it not ready as soon as the deletion starts, at
+#     the same moment the kubelet runs preStop and sends SIGTERM. What the delay must cover
+#     is that update reaching every kube-proxy (iptables/IPVS rules on every node) and every
+#     ingress controller or service mesh: typically well under a second to 2-3 s, and 5 s
+#     leaves a margin. HAProxy's 500 ms health check here stands in for that propagation:
+#     it stops routing to an instance within ~0.5-1 s of the 503.
+#   - Not covered: a load balancer that only learns of the termination from the readiness
+#     probe or from its own health checks (kube's default readiness probe, periodSeconds 10
+#     x failureThreshold 3, takes up to 30 s to fail; a cloud load balancer's target health
+#     checks and deregistration are similar), nor a slow control plane in a large cluster.
+#     Those need a longer drain-delay (or a preStop sleep) sized to them; 5 s is the
+#     default for the common in-cluster path, not a bound for every path.
+#   - The readiness probe still matters on its own: it is what keeps a restarted pod out of
+#     rotation until it is ready (here: HAProxy's rise 2).
 #
 # What it does (mirrors a Kubernetes rolling update of a Deployment with 2 replicas, where
 # kube-proxy / an ingress routes to the pods that pass their readiness probe):
@@ -18,8 +51,13 @@
 #   5. prints one line
 #        RESULT mode=.. drain_delay=.. requests=.. non2xx=.. socket_errors_connect=.. read=..
 #               write=.. timeout=.. duration=.. restarts=..
-#      and keeps wrk's output, HAProxy's log and stats, every instance's log and an event
-#      timeline in bench/results/<timestamp>-<mode>/ (git-ignored).
+#      and keeps wrk's output, HAProxy's log and stats, every instance's log, an event
+#      timeline (events.log, and events.csv: t,instance,event) and per-second counts
+#      (per-second.csv: t,epoch,requests,errors,lb_failed) in
+#      bench/results/<timestamp>-<mode>/ (git-ignored).
+#   Every instance's startup budget line is checked against its mode: starter names the
+#   drain-delay argument, defaults the platform's default (5 s on Kubernetes, 0 s outside),
+#   boot has none (the starter is off). A mismatch fails the run before the load starts.
 #
 # Only 127.0.0.1 is used. Every process started here (haproxy, wrk, the JVMs) is stopped on
 # exit, Ctrl-C or SIGTERM. HAProxy and wrk come from Debian's packages and are installed
@@ -34,6 +72,12 @@
 #                     readiness probe plus endpoint propagation to every kube-proxy/ingress, hence
 #                     typical values of 5-15 s there.) Shorter than detection = requests routed
 #                     to an instance that has already stopped accepting.
+#   PLATFORM [none; kubernetes in compare]  kubernetes: every instance gets the two variables
+#                     a Kubernetes pod has, KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT
+#                     (127.0.0.1:443 here; nothing in the demo connects to them), from which
+#                     Spring Boot detects CloudPlatform.KUBERNETES, and no
+#                     SPRING_MAIN_CLOUD_PLATFORM, which would override the detection.
+#                     none: the caller's environment as it is.
 #   HTTP_REUSE [unset = HAProxy's default, "safe"]  set to never|safe|aggressive|always to test
 #                     how HAProxy reuses idle server-side keep-alive connections.
 #   LB_MODE [http]    http: HAProxy parses HTTP and picks a server per request (an ingress / L7
@@ -55,13 +99,12 @@
 set -euo pipefail
 
 usage() {
-	echo "usage: $0 starter|boot [DURATION_SECONDS]" >&2
+	echo "usage: $0 starter|boot|defaults|compare [DURATION_SECONDS]" >&2
 	exit 2
 }
 
 MODE=${1:-}
-DURATION=${2:-50}
-case "$MODE" in starter | boot) ;; *) usage ;; esac
+case "$MODE" in starter | boot | defaults) DURATION=${2:-50} ;; compare) DURATION=${2:-60} ;; *) usage ;; esac
 [[ "$DURATION" =~ ^[0-9]+$ ]] && ((DURATION >= 10)) || { echo "DURATION must be an integer >= 10 (seconds)" >&2; exit 2; }
 
 DRAIN_DELAY=${DRAIN_DELAY:-3s}
@@ -78,15 +121,86 @@ LB_MODE=${LB_MODE:-http}
 [[ $LB_MODE == http || $LB_MODE == tcp ]] || { echo "LB_MODE must be http or tcp" >&2; exit 2; }
 EXIT_TIMEOUT=60   # s for a JVM to exit after SIGTERM before it is killed (demo deadline is 20 s)
 
-if [[ $MODE == starter ]]; then
+# ---------------------------------------------------------------- compare
+# Two runs of this same script, one after the other, on the same ports. Each child has its
+# own cleanup; this shell only starts them, forwards a Ctrl-C or SIGTERM, and sums up.
+if [[ $MODE == compare ]]; then
+	COMPARE_OUT=$BENCH_DIR/results/$(date +%Y%m%d-%H%M%S)-compare
+	mkdir -p "$COMPARE_OUT"
+	CHILD=
+	stop_child() {
+		[[ -n $CHILD ]] && kill -TERM "$CHILD" 2>/dev/null && wait "$CHILD" 2>/dev/null
+		exit "$1"
+	}
+	trap 'log "interrupted"; stop_child 130' INT
+	trap 'log "terminated"; stop_child 143' TERM
+	log "compare: the starter at its defaults, then Spring Boot alone, both with the platform detected as Kubernetes, ${DURATION}s of load each; results in $COMPARE_OUT"
+	for m in defaults boot; do
+		# A run's progress goes to the terminal (stderr), its report to $m.out.
+		PLATFORM=kubernetes RUN_DIR=$COMPARE_OUT/$m bash "$BENCH_DIR/rolling-restart.sh" "$m" "$DURATION" \
+			>"$COMPARE_OUT/$m.out" &
+		CHILD=$!
+		rc=0
+		wait "$CHILD" || rc=$?
+		CHILD=
+		((rc == 0)) || { tail -n 30 "$COMPARE_OUT/$m.out" >&2; die "the $m run failed (status $rc): $COMPARE_OUT/$m.out"; }
+		sed -n '/^--- HAProxy: failed/,/^--- HAProxy state/p' "$COMPARE_OUT/$m.out" | sed '$d' >&2
+	done
+	# errors = what the client saw fail: wrk's non-2xx answers plus its socket errors.
+	field() { tr ' ' '\n' <"$COMPARE_OUT/$1/result.txt" | sed -n "s/^$2=//p" | head -n 1; }
+	errors() { echo $(($(field "$1" non2xx) + $(field "$1" socket_errors_connect) + $(field "$1" read) + $(field "$1" write) + $(field "$1" timeout))); }
+	d_err=$(errors defaults) b_err=$(errors boot)
+	d_restarts=$(field defaults restarts) b_restarts=$(field boot restarts)
+	if ((d_restarts < 2 || b_restarts < 2)); then
+		goal="not_measured(restarts=$d_restarts/$b_restarts; pass a longer duration)"
+	elif ((d_err == 0)); then goal=met; else goal=missed; fi
+	SUMMARY="SUMMARY platform=kubernetes duration=$DURATION defaults_drain_delay=$(field defaults drain_delay) defaults_errors=$d_err defaults_requests=$(field defaults requests) boot_errors=$b_err boot_requests=$(field boot requests) restarts=$d_restarts/$b_restarts goal_0_errors_at_defaults=$goal"
+	{
+		sed -n 1p "$COMPARE_OUT/defaults/result.txt"
+		sed -n 1p "$COMPARE_OUT/boot/result.txt"
+		echo "$SUMMARY"
+	} | tee "$COMPARE_OUT/summary.txt"
+	log "chart: bench/plot-rolling-restart.sh ${COMPARE_OUT#"$ROOT"/}"
+	exit 0
+fi
+
+PLATFORM=${PLATFORM-}
+[[ $MODE == defaults ]] && PLATFORM=${PLATFORM:-none}
+case $PLATFORM in
+kubernetes)
+	# What a pod has: the API server's address. Spring Boot's CloudPlatform.KUBERNETES is
+	# detected from these two; SPRING_MAIN_CLOUD_PLATFORM would override the detection.
+	INSTANCE_ENV=(-u SPRING_MAIN_CLOUD_PLATFORM KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT=443) ;;
+none) INSTANCE_ENV=(-u KUBERNETES_SERVICE_HOST -u KUBERNETES_SERVICE_PORT SPRING_MAIN_CLOUD_PLATFORM=none) ;;
+'') INSTANCE_ENV=() ;;
+*) echo "PLATFORM must be kubernetes, none or unset" >&2; exit 2 ;;
+esac
+
+# BUDGET_EXPECT: what every instance's startup budget line must contain (empty: there must
+# be no such line, the starter is off).
+BUDGET_PREFIX='Graceful shutdown budget: '
+case $MODE in
+starter)
 	MODE_ARGS=(--graceful-shutdown.drain-delay="$DRAIN_DELAY")
 	DRAIN_LABEL=$DRAIN_DELAY
-else
+	BUDGET_EXPECT="(graceful-shutdown.drain-delay in" ;;
+defaults)
+	# No drain-delay argument at all, so the platform's default is what is measured.
+	MODE_ARGS=()
+	if [[ $PLATFORM == kubernetes ]]; then
+		DRAIN_LABEL=5s
+		BUDGET_EXPECT="${BUDGET_PREFIX}drain-delay 5 s (the default on Kubernetes)"
+	else
+		DRAIN_LABEL=0s
+		BUDGET_EXPECT="${BUDGET_PREFIX}drain-delay 0 s (the default outside Kubernetes)"
+	fi ;;
+boot)
 	# Disabled, the starter keeps only its injectable API (ShutdownToken, JobRegistry):
 	# no coordinator, no filter, no drain. The HTTP path is Spring Boot's own.
 	MODE_ARGS=(--graceful-shutdown.enabled=false)
 	DRAIN_LABEL=0s
-fi
+	BUDGET_EXPECT= ;;
+esac
 
 
 # ---------------------------------------------------------------- prerequisites
@@ -103,7 +217,7 @@ ensure_jar
 port_busy() { [[ -n $(ss -Hltn "sport = :$1") ]]; }
 for p in "$LB_PORT" "$A_PORT" "$B_PORT" "$STATS_PORT"; do require_free_port "$p"; done
 
-OUT=$BENCH_DIR/results/$(date +%Y%m%d-%H%M%S)-$MODE
+OUT=${RUN_DIR:-$BENCH_DIR/results/$(date +%Y%m%d-%H%M%S)-$MODE}
 mkdir -p "$OUT"
 TMP=$(mktemp -d /tmp/rolling-restart.XXXXXX)
 
@@ -181,7 +295,7 @@ start_instance() {
 	local tag=$name-${GEN[$name]}
 	port_busy "$port" && die "port $port is busy, cannot start instance $name"
 	# shellcheck disable=SC2086 # JAVA_OPTS and DEMO_ARGS are word lists
-	"$JAVA" $JAVA_OPTS -jar "$JAR" --server.address=$HOST --server.port="$port" \
+	env "${INSTANCE_ENV[@]}" "$JAVA" $JAVA_OPTS -jar "$JAR" --server.address=$HOST --server.port="$port" \
 		--demo.journal="$OUT/journal-$tag.log" "${MODE_ARGS[@]}" $DEMO_ARGS \
 		>"$OUT/instance-$tag.log" 2>&1 &
 	PID[$name]=$!
@@ -192,6 +306,21 @@ wait_ready() {
 	local name=$1 port=${PORT[$1]} start=$SECONDS
 	await_readiness "${PID[$name]}" "$port" "$OUT/instance-$name-${GEN[$name]}.log" "instance $name (port $port)" "$READY_TIMEOUT"
 	event "$name readiness 200 ($((SECONDS - start))s after start)"
+	check_budget "$name" "$OUT/instance-$name-${GEN[$name]}.log"
+}
+
+# The instance logged its budget at start, before readiness: a wrong drain delay (the
+# platform not detected, a stray property) would make the whole run measure something else.
+check_budget() {
+	local name=$1 logfile=$2 line
+	line=$(grep -F "$BUDGET_PREFIX" "$logfile" | head -n 1 || true)
+	if [[ -z $BUDGET_EXPECT ]]; then
+		[[ -z $line ]] || die "instance $name ($MODE mode) must not log a budget line, but: $line"
+	else
+		[[ $line == *"$BUDGET_EXPECT"* ]] ||
+			die "instance $name ($MODE mode, platform ${PLATFORM:-as is}): the budget line should contain '$BUDGET_EXPECT' but is: ${line:-(none) in $logfile}"
+		event "$name budget: ${line#*"$BUDGET_PREFIX"}"
+	fi
 }
 
 # HAProxy's own view of a server, from its CSV stats: UP, DOWN, "UP 1/2", ...
@@ -289,14 +418,25 @@ EOF
 # ---------------------------------------------------------------- wrk
 cat >"$TMP/status.lua" <<'EOF'
 -- Counts responses by status code over all wrk threads; printed after wrk's own report.
+-- Also counts responses, and those with a status >= 400 (what wrk reports as "Non-2xx or
+-- 3xx responses"), per wall-clock second, written to $PER_SECOND_FILE as
+-- "epoch_second responses errors" lines. A response is counted in the second it arrived.
 local threads = {}
+local clock = os.time
 function setup(thread) table.insert(threads, thread) end
-function init(args) statuses = {} end
-function response(status, headers, body) statuses[status] = (statuses[status] or 0) + 1 end
+function init(args) statuses = {}; per_second = {}; errors_per_second = {} end
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+  local s = clock()
+  per_second[s] = (per_second[s] or 0) + 1
+  if status > 399 then errors_per_second[s] = (errors_per_second[s] or 0) + 1 end
+end
 function done(summary, latency, requests)
-  local total = {}
+  local total, seconds, errors = {}, {}, {}
   for _, t in ipairs(threads) do
     for code, n in pairs(t:get("statuses")) do total[code] = (total[code] or 0) + n end
+    for s, n in pairs(t:get("per_second")) do seconds[s] = (seconds[s] or 0) + n end
+    for s, n in pairs(t:get("errors_per_second")) do errors[s] = (errors[s] or 0) + n end
   end
   local codes = {}
   for code in pairs(total) do table.insert(codes, code) end
@@ -304,14 +444,64 @@ function done(summary, latency, requests)
   local parts = {}
   for _, code in ipairs(codes) do table.insert(parts, code .. "=" .. total[code]) end
   print("STATUS " .. table.concat(parts, " "))
+  local path = os.getenv("PER_SECOND_FILE")
+  if path then
+    local keys = {}
+    for s in pairs(seconds) do table.insert(keys, s) end
+    table.sort(keys)
+    local f = assert(io.open(path, "w"))
+    for _, s in ipairs(keys) do f:write(s, " ", seconds[s], " ", errors[s] or 0, "\n") end
+    f:close()
+  end
 end
 EOF
 
+# Per-second counts for the chart, from t=0 (the second the load started in) to the last
+# second wrk saw a response in: t,epoch,requests,errors,lb_failed, where requests and errors
+# are wrk's (responses; status >= 400) and lb_failed is the failed requests (http) or
+# connections (tcp) HAProxy logged in that second, by its log time, without the client's own
+# closes (termination state C*: wrk's probe connection before the run, its teardown after).
+# The load starts on a whole second, so second t covers [t, t+1) s after the start.
+write_per_second() {
+	local t0_s=${T0%.*}
+	awk -v t0="$t0_s" -v http="$([[ $LB_MODE == http ]] && echo 1 || echo 0)" '
+	function days(y, m, d) { # days since 1970-01-01 of a Gregorian date (Hinnant)
+		y -= (m <= 2); era = int(y / 400); yoe = y - era * 400
+		doy = int((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1
+		return era * 146097 + yoe * 365 + int(yoe / 4) - int(yoe / 100) + doy - 719468
+	}
+	FILENAME == ARGV[1] { req[$1] = $2; err[$1] = $3; if ($1 > last) last = $1; next }
+	$4 == "fe" && NF >= 8 && (http ? $11 : $8) !~ /^C/ {
+		# 2026-12-02T15:01:09.345304+00:00
+		ts = $1; off = substr(ts, length(ts) - 5)
+		e = days(substr(ts, 1, 4) + 0, substr(ts, 6, 2) + 0, substr(ts, 9, 2) + 0) * 86400 \
+			+ substr(ts, 12, 2) * 3600 + substr(ts, 15, 2) * 60 + int(substr(ts, 18, 2))
+		e -= (substr(off, 1, 1) == "-" ? -1 : 1) * (substr(off, 2, 2) * 3600 + substr(off, 5, 2) * 60)
+		lb[e]++
+	}
+	END {
+		print "t,epoch,requests,errors,lb_failed"
+		for (s = t0; s <= last; s++) printf "%d,%d,%d,%d,%d\n", s - t0, s, req[s] + 0, err[s] + 0, lb[s] + 0
+	}' "$OUT/wrk-per-second.txt" "$OUT/haproxy.log" >"$OUT/per-second.csv"
+}
+
+# The timeline as CSV for the chart: t,instance,event with event one of started, ready
+# (readiness 200), up (in rotation in HAProxy), sigterm, exited.
+write_events_csv() {
+	awk '{ t = substr($1, 3); name = $3; ev = "" }
+		/ started \(pid/ { ev = "started" } / readiness 200 / { ev = "ready" } / UP in HAProxy$/ { ev = "up" }
+		/ SIGTERM \(pid/ { ev = "sigterm" } / exited with status / { ev = "exited" }
+		BEGIN { print "t,instance,event" }
+		t != "pre" && ev != "" && (name == "a" || name == "b") { printf "%.2f,%s,%s\n", t, name, ev }' \
+		"$OUT/events.log" >"$OUT/events.csv"
+}
+
 # ---------------------------------------------------------------- run
-log "mode=$MODE drain_delay=$DRAIN_LABEL duration=${DURATION}s results in $OUT"
+log "mode=$MODE drain_delay=$DRAIN_LABEL platform=${PLATFORM:-as is} duration=${DURATION}s results in $OUT"
 {
 	echo "mode=$MODE drain_delay=$DRAIN_LABEL duration=$DURATION lb_mode=$LB_MODE http_reuse=${HTTP_REUSE:-default}"
 	echo "demo_args=${MODE_ARGS[*]} $DEMO_ARGS"
+	echo "platform=${PLATFORM:-as is} instance_env=${INSTANCE_ENV[*]}"
 	echo "jar_sha256=$JAR_SHA... (copy of demo-app/target/graceful-shutdown-demo-app-0.1.0-SNAPSHOT.jar)"
 	"$JAVA" -version 2>&1 | sed -n 1p
 	haproxy -v | sed -n 1p
@@ -334,9 +524,13 @@ wait_in_rotation b
 
 WRK_CMD=(wrk -t2 -c32 -d"${DURATION}s" --latency -s "$TMP/status.lua" "http://$HOST:$LB_PORT/hello")
 echo "${WRK_CMD[*]}" >>"$OUT/setup.txt"
+# Start on a whole second, so that the per-second buckets (wall-clock seconds, which is all
+# wrk's Lua has) line up with seconds since the start.
+sleep "$(awk -v a="$EPOCHREALTIME" 'BEGIN { printf "%.3f", 1 - (a - int(a)) }')"
 T0=$(now)
-"${WRK_CMD[@]}" >"$OUT/wrk.txt" 2>&1 &
+PER_SECOND_FILE=$OUT/wrk-per-second.txt "${WRK_CMD[@]}" >"$OUT/wrk.txt" 2>&1 &
 WRK_PID=$!
+echo "t0_epoch=$T0" >>"$OUT/setup.txt"
 event "wrk started: ${WRK_CMD[*]}"
 
 sleep_until() { # seconds into the load
@@ -379,7 +573,7 @@ non2xx=$(awk -F': *' '/Non-2xx or 3xx responses/ { print $2; exit }' "$W")
 read -r s_connect s_read s_write s_timeout < <(
 	awk '/Socket errors:/ { gsub(/,/, ""); print $4, $6, $8, $10; exit }' "$W"
 ) || true # no such line when there was no socket error
-RESULT="RESULT mode=$MODE drain_delay=$DRAIN_LABEL requests=${requests:-?} non2xx=${non2xx:-0} socket_errors_connect=${s_connect:-0} read=${s_read:-0} write=${s_write:-0} timeout=${s_timeout:-0} duration=${duration:-?} restarts=$RESTARTS$([[ $LB_MODE == http ]] || echo " lb=$LB_MODE")$([[ -z $HTTP_REUSE ]] || echo " http_reuse=$HTTP_REUSE")"
+RESULT="RESULT mode=$MODE drain_delay=$DRAIN_LABEL requests=${requests:-?} non2xx=${non2xx:-0} socket_errors_connect=${s_connect:-0} read=${s_read:-0} write=${s_write:-0} timeout=${s_timeout:-0} duration=${duration:-?} restarts=$RESTARTS$([[ -z $PLATFORM ]] || echo " platform=$PLATFORM")$([[ $LB_MODE == http ]] || echo " lb=$LB_MODE")$([[ -z $HTTP_REUSE ]] || echo " http_reuse=$HTTP_REUSE")"
 
 # Stop the remaining instances gracefully now, so their logs end with the shutdown summary.
 for name in a b; do
@@ -390,6 +584,8 @@ kill -TERM "$HAPROXY_PID" 2>/dev/null || true
 wait "$HAPROXY_PID" 2>/dev/null || true
 HAPROXY_PID=
 
+write_per_second
+write_events_csv
 echo "$RESULT" >"$OUT/result.txt"
 grep '^STATUS ' "$W" >>"$OUT/result.txt" || true
 cat "$W"
