@@ -94,11 +94,31 @@ class ShutdownRehearsalTests {
 				.withMessageContaining("graceful-shutdown.enabled is false"));
 	}
 
+	@Test
+	@Order(4)
+	void aContextFromAnApplicationContextRunnerCanBeRehearsedToo() {
+		// Not a test context: the drain delay of 1 s applies there. A runner publishes no
+		// ApplicationReadyEvent, so no @Background job starts: a tracked one stands in.
+		new ApplicationContextRunner().withUserConfiguration(App.class)
+			.withPropertyValues("graceful-shutdown.drain-delay=1s")
+			.run((context) -> {
+				startJob(context.getBean(JobRegistry.class), context.getBean(ShutdownToken.class), "import",
+						(token) -> token.sleep(Duration.ofMinutes(1)));
+				ShutdownVerdict verdict = ShutdownRehearsal.shutDown(context.getSourceApplicationContext());
+				assertThat(verdict).isCompleted().hasDrained("job", 1).hasNoStragglers();
+				assertThat(verdict.took()).isGreaterThanOrEqualTo(Duration.ofMillis(950));
+			});
+	}
+
 	private void startJob(String name, java.util.function.Consumer<ShutdownToken> work) throws InterruptedException {
-		ShutdownToken token = this.context.getBean(ShutdownToken.class);
+		startJob(this.jobs, this.context.getBean(ShutdownToken.class), name, work);
+	}
+
+	private static void startJob(JobRegistry jobs, ShutdownToken token, String name,
+			java.util.function.Consumer<ShutdownToken> work) throws InterruptedException {
 		CountDownLatch begun = new CountDownLatch(1);
 		Thread thread = new Thread(() -> {
-			try (TrackedJob job = this.jobs.begin(name)) {
+			try (TrackedJob job = jobs.begin(name)) {
 				begun.countDown();
 				work.accept(token);
 			}
