@@ -6,178 +6,350 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import com.jayway.jsonpath.Configuration;
+import com.jayway.jsonpath.DocumentContext;
 import com.jayway.jsonpath.JsonPath;
+import com.jayway.jsonpath.Option;
 import io.github.gracefulshutdown.Background;
 import io.github.gracefulshutdown.autoconfigure.GracefulShutdownAutoConfiguration;
 import io.github.gracefulshutdown.autoconfigure.GracefulShutdownGrpcAutoConfiguration;
-import io.github.gracefulshutdown.autoconfigure.GracefulShutdownJmsAutoConfiguration;
+import io.github.gracefulshutdown.autoconfigure.GracefulShutdownLifecycleAutoConfiguration;
 import io.github.gracefulshutdown.autoconfigure.GracefulShutdownMetricsAutoConfiguration;
+import io.github.gracefulshutdown.autoconfigure.GracefulShutdownRabbitAutoConfiguration;
 import io.github.gracefulshutdown.autoconfigure.GracefulShutdownWebAutoConfiguration;
 import io.grpc.BindableService;
 import io.grpc.ServerServiceDefinition;
-import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import org.assertj.core.api.SoftAssertions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-import org.springframework.boot.SpringApplication;
-import org.springframework.boot.autoconfigure.AutoConfigurations;
+import org.springframework.boot.WebApplicationType;
+import org.springframework.boot.autoconfigure.ImportAutoConfiguration;
 import org.springframework.boot.autoconfigure.availability.ApplicationAvailabilityAutoConfiguration;
 import org.springframework.boot.autoconfigure.context.LifecycleAutoConfiguration;
 import org.springframework.boot.autoconfigure.ssl.SslAutoConfiguration;
-import org.springframework.boot.context.event.ApplicationReadyEvent;
+import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.boot.grpc.server.autoconfigure.GrpcServerAutoConfiguration;
-import org.springframework.boot.micrometer.metrics.autoconfigure.CompositeMeterRegistryAutoConfiguration;
 import org.springframework.boot.micrometer.metrics.autoconfigure.MetricsAutoConfiguration;
 import org.springframework.boot.micrometer.metrics.autoconfigure.export.prometheus.PrometheusMetricsExportAutoConfiguration;
 import org.springframework.boot.micrometer.observation.autoconfigure.ObservationAutoConfiguration;
-import org.springframework.boot.test.context.runner.WebApplicationContextRunner;
+import org.springframework.boot.tomcat.autoconfigure.servlet.TomcatServletWebServerAutoConfiguration;
+import org.springframework.context.ConfigurableApplicationContext;
+import org.springframework.context.annotation.Bean;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.fail;
-import static org.awaitility.Awaitility.await;
 
 /**
- * The Grafana dashboard in {@code docs/} against a real Prometheus scrape: every metric a
- * query names must be one the starter exposes, and every family the starter exposes must
- * be on the dashboard, so a renamed meter breaks this test rather than a user's panel.
+ * {@code docs/grafana-dashboard.json} against a running application: every PromQL query
+ * in it names series that the starter really registers, as a Prometheus registry scrapes
+ * them (Micrometer's Prometheus naming adds unit and type suffixes that are easy to get
+ * wrong by hand), with the labels the query selects and groups by; and every
+ * {@code graceful_shutdown_*} meter is on some panel.
  */
 class GrafanaDashboardTests {
 
-	// Surefire runs in the module's directory; the dashboard lives beside the modules.
-	private static final Path DASHBOARD = Path.of("..", "docs", "grafana-dashboard.json");
+	// Surefire runs in the module's directory.
+	private static final Path DASHBOARD = Path.of("../docs/grafana-dashboard.json");
 
-	private static final Pattern METRIC = Pattern.compile("\\bgraceful_shutdown_[a-zA-Z0-9_]+");
+	private static final Pattern STRING = Pattern.compile("\"(?:[^\"\\\\]|\\\\.)*\"");
 
-	// A sample line of the text format: the name, then labels or the value.
-	private static final Pattern SAMPLE = Pattern.compile("^([a-zA-Z_:][a-zA-Z0-9_:]*)[{ ]");
+	private static final Pattern VARIABLE = Pattern.compile("\\$\\{[^}]*}|\\$\\w+");
 
-	private static final Pattern TYPE = Pattern.compile("^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) ");
+	private static final Pattern RANGE = Pattern.compile("\\[[^\\]]*]");
 
-	/** Each family the scrape lists, with the names of its samples. */
-	private static Map<String, Set<String>> families;
+	private static final Pattern SELECTOR = Pattern.compile("([a-zA-Z_:][a-zA-Z0-9_:]*)?\\s*\\{([^}]*)}");
 
-	private static String scrape;
+	private static final Pattern MATCHER = Pattern.compile("([a-zA-Z_][a-zA-Z0-9_]*)\\s*(?:=~|!~|!=|=)");
+
+	private static final Pattern GROUPING = Pattern
+		.compile("\\b(?:by|without|on|ignoring|group_left|group_right)\\s*\\(([^)]*)\\)");
+
+	// An identifier not inside a number (1e3) or a duration (5m): a function when a
+	// parenthesis follows, else a keyword or a metric name.
+	private static final Pattern IDENTIFIER = Pattern.compile("(?<![\\w.])([a-zA-Z_:][a-zA-Z0-9_:]*)(\\s*\\()?");
+
+	private static final Set<String> KEYWORDS = Set.of("and", "or", "unless", "offset", "bool", "by", "without", "on",
+			"ignoring", "group_left", "group_right", "inf", "nan", "Inf", "NaN");
+
+	private static final Pattern LABEL_VALUES = Pattern
+		.compile("label_values\\(\\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\\s*(?:\\{[^}]*})?\\s*,\\s*([a-zA-Z_]\\w*)\\s*\\)");
+
+	private static final Set<String> TARGET_LABELS = Set.of("job", "instance");
+
+	private static final Pattern LEGEND_LABEL = Pattern.compile("\\{\\{\\s*([a-zA-Z_][a-zA-Z0-9_]*)\\s*}}");
+
+	// Series name to the names of its labels, as Prometheus stores them.
+	private static Map<String, Set<String>> scraped;
 
 	@BeforeAll
-	static void scrapeARealApplication() {
-		// Everything that registers a graceful.shutdown meter: a servlet application
-		// (requests), a JMS listener participant (messages), a gRPC server (calls), and a
-		// @Background job that has run once, observed through Spring Boot's own metrics
-		// and observation auto-configuration into a Prometheus registry.
-		new WebApplicationContextRunner()
-			.withConfiguration(AutoConfigurations.of(LifecycleAutoConfiguration.class,
-					ApplicationAvailabilityAutoConfiguration.class, SslAutoConfiguration.class,
-					GrpcServerAutoConfiguration.class, ObservationAutoConfiguration.class,
-					MetricsAutoConfiguration.class, PrometheusMetricsExportAutoConfiguration.class,
-					CompositeMeterRegistryAutoConfiguration.class, GracefulShutdownAutoConfiguration.class,
-					GracefulShutdownWebAutoConfiguration.class, GracefulShutdownJmsAutoConfiguration.class,
-					GracefulShutdownGrpcAutoConfiguration.class, GracefulShutdownMetricsAutoConfiguration.class))
-			.withPropertyValues("spring.grpc.server.address=127.0.0.1", "spring.grpc.server.port=0",
-					"spring.grpc.server.servlet.enabled=false")
-			.withBean(BindableService.class, () -> () -> ServerServiceDefinition.builder("dashboard.Noop").build())
-			.withBean(RunsOnce.class)
-			.run((context) -> {
-				assertThat(context).hasNotFailed();
-				context.publishEvent(new ApplicationReadyEvent(new SpringApplication(), new String[0],
-						context.getSourceApplicationContext(), Duration.ZERO));
-				assertThat(context.getBean(RunsOnce.class).ran.await(10, TimeUnit.SECONDS))
-					.isTrue();
-				MeterRegistry meters = context.getBean(MeterRegistry.class);
-				// The run's observation stops just after the method returns.
-				await().atMost(Duration.ofSeconds(10))
-					.until(() -> meters.get(GracefulShutdownMetrics.BACKGROUND_RUNS)
-						.tags("job", "runs-once", "outcome", "returned")
-						.timer()
-						.count() == 1);
-				scrape = context.getBean(PrometheusMeterRegistry.class).scrape();
+	static void scrapeARunningApplication() throws Exception {
+		try (ConfigurableApplicationContext context = new SpringApplicationBuilder(App.class)
+			.web(WebApplicationType.SERVLET)
+			.properties("spring.main.banner-mode=off", "server.address=127.0.0.1", "server.port=0",
+					"spring.grpc.server.address=127.0.0.1", "spring.grpc.server.port=0")
+			.run()) {
+			assertThat(context.getBean(OnceJob.class).ran.await(10, TimeUnit.SECONDS)).as("the @Background job ran")
+				.isTrue();
+			PrometheusMeterRegistry prometheus = context.getBean(PrometheusMeterRegistry.class);
+			awaitRecordedRun(prometheus);
+			scraped = series(prometheus.scrape());
+		}
+	}
+
+	@Test
+	void everyQueryNamesSeriesThatTheStarterRegisters() throws IOException {
+		List<Query> queries = queries();
+		assertThat(queries).as("PromQL queries in %s", DASHBOARD).isNotEmpty();
+		SoftAssertions softly = new SoftAssertions();
+		for (Query query : queries) {
+			softly.assertThat(query.labels().keySet())
+				.as("metric names in %s: %s", query.where(), query.expr())
+				.isNotEmpty();
+			query.labels().forEach((name, labels) -> {
+				softly.assertThat(scraped.keySet()).as("in %s: %s", query.where(), query.expr()).contains(name);
+				if (scraped.containsKey(name)) {
+					softly.assertThat(scraped.get(name))
+						.as("labels of %s in %s: %s", name, query.where(), query.expr())
+						.containsAll(labels);
+				}
 			});
-		families = families(scrape);
-	}
-
-	@Test
-	void everyQueryNamesAMetricTheStarterExposes() throws IOException {
-		Map<String, String> used = metricsInQueries();
-		Set<String> exposed = new TreeSet<>();
-		families.values().forEach(exposed::addAll);
-		Map<String, String> unknown = new TreeMap<>(used);
-		unknown.keySet().removeAll(exposed);
-		assertThat(unknown).as("metrics that the dashboard's queries name but a Prometheus scrape of the starter "
-				+ "does not list (name -> first query), against the exposed %s", exposed).isEmpty();
-	}
-
-	@Test
-	void everyFamilyTheStarterExposesIsOnTheDashboard() throws IOException {
-		Set<String> used = metricsInQueries().keySet();
-		Set<String> missing = new TreeSet<>();
-		families.forEach((family, samples) -> {
-			if (samples.stream().noneMatch(used::contains)) {
-				missing.add(family);
-			}
-		});
-		assertThat(families).as("graceful_shutdown_ families in the scrape").isNotEmpty();
-		assertThat(missing).as("families that the starter exposes and no query of the dashboard shows").isEmpty();
-	}
-
-	/** Every graceful_shutdown_ name in a panel's or a variable's query, with a query that names it. */
-	private static Map<String, String> metricsInQueries() throws IOException {
-		if (!Files.isRegularFile(DASHBOARD)) {
-			fail("No Grafana dashboard at " + DASHBOARD.toAbsolutePath().normalize());
+			Set<String> available = new TreeSet<>();
+			query.labels().keySet().forEach((name) -> available.addAll(scraped.getOrDefault(name, Set.of())));
+			softly.assertThat(available)
+				.as("labels grouped by in %s: %s", query.where(), query.expr())
+				.containsAll(query.grouping());
+			// After an aggregation only the labels it keeps are left for the legend.
+			softly.assertThat(query.grouping().isEmpty() ? available : query.grouping())
+				.as("labels in the legend of %s: %s", query.where(), query.expr())
+				.containsAll(query.legend());
 		}
-		String json = Files.readString(DASHBOARD);
-		// $..targets reaches the panels nested in collapsed rows too.
-		List<String> queries = new ArrayList<>(JsonPath.<List<String>>read(json, "$..targets[*].expr"));
-		assertThat(queries).as("queries of the panels in %s", DASHBOARD).isNotEmpty();
-		queries.addAll(JsonPath.<List<Object>>read(json, "$.templating.list[*].query")
+		softly.assertAll();
+	}
+
+	@Test
+	void everyMeterOfTheStarterIsOnAPanel() throws IOException {
+		Set<String> onPanels = new TreeSet<>();
+		for (Query query : queries()) {
+			query.labels().keySet().stream().map(GrafanaDashboardTests::family).forEach(onPanels::add);
+		}
+		Set<String> families = new TreeSet<>();
+		scraped.keySet()
 			.stream()
-			.map((query) -> (query instanceof Map<?, ?> map) ? String.valueOf(map.get("query")) : String.valueOf(query))
-			.toList());
-		Map<String, String> used = new LinkedHashMap<>();
-		for (String query : queries) {
-			Matcher metric = METRIC.matcher(query);
-			boolean any = false;
-			while (metric.find()) {
-				used.putIfAbsent(metric.group(), query);
-				any = true;
-			}
-			assertThat(any).as("query names no graceful_shutdown_ metric: %s", query).isTrue();
-		}
-		return used;
+			.filter((name) -> name.startsWith("graceful_shutdown_"))
+			.map(GrafanaDashboardTests::family)
+			.forEach(families::add);
+		assertThat(families).as("meters scraped").isNotEmpty();
+		assertThat(onPanels).as("meters that a query of %s reads through one of their series", DASHBOARD)
+			.containsAll(families);
 	}
 
-	private static Map<String, Set<String>> families(String scrape) {
-		Map<String, Set<String>> families = new TreeMap<>();
-		String family = null;
-		for (String line : scrape.split("\n")) {
-			Matcher type = TYPE.matcher(line);
-			if (type.find()) {
-				family = type.group(1);
+	@Test
+	void theDashboardImportsWithAPrometheusDataSource() throws IOException {
+		DocumentContext dashboard = JsonPath.parse(Files.readString(DASHBOARD));
+		List<Map<String, Object>> inputs = dashboard.read("$.__inputs");
+		assertThat(inputs).singleElement().satisfies((input) -> {
+			assertThat(input).containsEntry("name", "DS_PROMETHEUS")
+				.containsEntry("type", "datasource")
+				.containsEntry("pluginId", "prometheus");
+		});
+		// Not the annotations': Grafana's own built-in one.
+		List<Object> uids = new ArrayList<>(dashboard.read("$.panels..datasource.uid"));
+		uids.addAll(dashboard.read("$.templating.list[*].datasource.uid"));
+		assertThat(uids).isNotEmpty().allSatisfy((uid) -> assertThat(uid).isEqualTo("${DS_PROMETHEUS}"));
+		List<Integer> ids = dashboard.read("$..panels[*].id");
+		assertThat(ids).doesNotHaveDuplicates();
+		assertThat(dashboard.read("$.schemaVersion", Integer.class)).isGreaterThanOrEqualTo(36);
+		assertThat(dashboard.read("$.uid", String.class)).isNotBlank();
+	}
+
+	/**
+	 * A timer's or counter's family, the name a query may reach through any of its series.
+	 */
+	private static String family(String series) {
+		return series.replaceFirst("(_active_count|_duration_sum|_count|_sum|_max|_total|_bucket)$", "");
+	}
+
+	private static void awaitRecordedRun(PrometheusMeterRegistry prometheus) throws InterruptedException {
+		// The run's observation stops just after the method returns, on the job's thread.
+		long end = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+		while (System.nanoTime() < end) {
+			Timer returned = prometheus.find(GracefulShutdownMetrics.BACKGROUND_RUNS)
+				.tags("job", "once", "outcome", "returned")
+				.timer();
+			if (returned != null && returned.count() == 1) {
+				return;
+			}
+			Thread.sleep(10);
+		}
+		throw new AssertionError("the run of 'once' was not recorded within 10 s");
+	}
+
+	/**
+	 * Every series of Prometheus' text format, with the names of its labels as Prometheus
+	 * stores them by default ({@code honor_labels: false}): the target's {@code job} and
+	 * {@code instance} are added, and a scraped label of the same name is renamed
+	 * {@code exported_job} or {@code exported_instance}. The {@code job} tag of the
+	 * background runs is therefore {@code exported_job} in a query.
+	 */
+	static Map<String, Set<String>> series(String exposition) {
+		Map<String, Set<String>> series = new LinkedHashMap<>();
+		Pattern label = Pattern.compile("([a-zA-Z_][a-zA-Z0-9_]*)=\"(?:[^\"\\\\]|\\\\.)*\"");
+		for (String line : exposition.split("\n")) {
+			if (line.isBlank() || line.startsWith("#")) {
 				continue;
 			}
-			Matcher sample = SAMPLE.matcher(line);
-			if (family != null && family.startsWith("graceful_shutdown_") && sample.find()) {
-				families.computeIfAbsent(family, (name) -> new TreeSet<>()).add(sample.group(1));
+			int end = line.indexOf('{');
+			end = (end < 0) ? line.indexOf(' ') : end;
+			Set<String> labels = series.computeIfAbsent(line.substring(0, end), (name) -> new LinkedHashSet<>());
+			int close = line.lastIndexOf('}');
+			if (line.charAt(end) == '{' && close > end) {
+				Matcher matcher = label.matcher(line.substring(end + 1, close));
+				while (matcher.find()) {
+					String name = matcher.group(1);
+					labels.add(TARGET_LABELS.contains(name) ? "exported_" + name : name);
+				}
 			}
+			labels.addAll(TARGET_LABELS);
 		}
-		return families;
+		return series;
 	}
 
-	static class RunsOnce {
+	/**
+	 * The panels' PromQL queries and the templating's {@code label_values} queries.
+	 */
+	private static List<Query> queries() throws IOException {
+		// A dashboard without panels or variables has no queries, which the tests report.
+		DocumentContext dashboard = JsonPath
+			.using(Configuration.defaultConfiguration().addOptions(Option.SUPPRESS_EXCEPTIONS))
+			.parse(Files.readString(DASHBOARD));
+		List<Query> queries = new ArrayList<>();
+		List<Map<String, Object>> panels = dashboard.read("$..panels[?(@.targets)]");
+		for (Map<String, Object> panel : panels) {
+			List<Map<String, Object>> targets = JsonPath.read(panel, "$.targets[*]");
+			for (Map<String, Object> target : targets) {
+				Query query = parse("panel '" + panel.get("title") + "'", String.valueOf(target.get("expr")));
+				Object legend = target.get("legendFormat");
+				if (legend != null) {
+					Matcher matcher = LEGEND_LABEL.matcher(legend.toString());
+					while (matcher.find()) {
+						query.legend().add(matcher.group(1));
+					}
+				}
+				queries.add(query);
+			}
+		}
+		List<Map<String, Object>> variables = dashboard.read("$.templating.list[?(@.type == 'query')]");
+		for (Map<String, Object> variable : variables) {
+			Object query = variable.get("query");
+			String text = (query instanceof Map<?, ?> map) ? String.valueOf(map.get("query")) : String.valueOf(query);
+			Matcher matcher = LABEL_VALUES.matcher(text);
+			Map<String, Set<String>> labels = new LinkedHashMap<>();
+			if (matcher.matches()) {
+				labels.put(matcher.group(1), Set.of(matcher.group(2)));
+			}
+			queries.add(new Query("variable '" + variable.get("name") + "'", text, labels, Set.of(), new LinkedHashSet<>()));
+		}
+		return queries;
+	}
+
+	/**
+	 * The metric names of a PromQL expression with the labels each is selected by, and
+	 * the labels it is grouped or matched on.
+	 */
+	static Query parse(String where, String expr) {
+		String rest = STRING.matcher(expr).replaceAll("\"\"");
+		rest = VARIABLE.matcher(rest).replaceAll("");
+		rest = RANGE.matcher(rest).replaceAll("");
+		Map<String, Set<String>> labels = new LinkedHashMap<>();
+		Matcher selector = SELECTOR.matcher(rest);
+		StringBuilder withoutSelectors = new StringBuilder();
+		while (selector.find()) {
+			Set<String> matched = new LinkedHashSet<>();
+			Matcher matcher = MATCHER.matcher(selector.group(2));
+			while (matcher.find()) {
+				matched.add(matcher.group(1));
+			}
+			if (selector.group(1) != null) {
+				labels.computeIfAbsent(selector.group(1), (name) -> new LinkedHashSet<>()).addAll(matched);
+			}
+			// The name stays, for the pass below that finds names without selectors.
+			selector.appendReplacement(withoutSelectors, Matcher.quoteReplacement(
+					(selector.group(1) != null) ? selector.group(1) + " " : ""));
+		}
+		selector.appendTail(withoutSelectors);
+		rest = withoutSelectors.toString();
+		Set<String> grouping = new LinkedHashSet<>();
+		Matcher group = GROUPING.matcher(rest);
+		while (group.find()) {
+			for (String label : group.group(1).split(",")) {
+				if (!label.isBlank()) {
+					grouping.add(label.strip());
+				}
+			}
+		}
+		rest = GROUPING.matcher(rest).replaceAll(" ");
+		Matcher identifier = IDENTIFIER.matcher(rest);
+		while (identifier.find()) {
+			String name = identifier.group(1);
+			if (identifier.group(2) == null && !KEYWORDS.contains(name)) {
+				labels.computeIfAbsent(name, (key) -> new LinkedHashSet<>());
+			}
+		}
+		return new Query(where, expr, labels, grouping, new LinkedHashSet<>());
+	}
+
+	/**
+	 * One query of the dashboard.
+	 * @param where the panel or variable it is in
+	 * @param expr its text
+	 * @param labels each metric name it reads, with the labels it selects that name by
+	 * @param grouping the labels it aggregates or matches on
+	 * @param legend the labels its legend shows
+	 */
+	record Query(String where, String expr, Map<String, Set<String>> labels, Set<String> grouping,
+			Set<String> legend) {
+	}
+
+	@ImportAutoConfiguration({ LifecycleAutoConfiguration.class, ApplicationAvailabilityAutoConfiguration.class,
+			SslAutoConfiguration.class, TomcatServletWebServerAutoConfiguration.class, GrpcServerAutoConfiguration.class,
+			MetricsAutoConfiguration.class, PrometheusMetricsExportAutoConfiguration.class,
+			ObservationAutoConfiguration.class, GracefulShutdownLifecycleAutoConfiguration.class,
+			GracefulShutdownAutoConfiguration.class, GracefulShutdownWebAutoConfiguration.class,
+			GracefulShutdownMetricsAutoConfiguration.class, GracefulShutdownRabbitAutoConfiguration.class,
+			GracefulShutdownGrpcAutoConfiguration.class })
+	static class App {
+
+		@Bean
+		OnceJob onceJob() {
+			return new OnceJob();
+		}
+
+		// A gRPC server starts only with a service to serve.
+		@Bean
+		BindableService nothing() {
+			return () -> ServerServiceDefinition.builder("dashboard.Nothing").build();
+		}
+
+	}
+
+	static class OnceJob {
 
 		final CountDownLatch ran = new CountDownLatch(1);
 
-		@Background(name = "runs-once")
-		void run() {
+		@Background(name = "once")
+		void once() {
 			this.ran.countDown();
 		}
 
