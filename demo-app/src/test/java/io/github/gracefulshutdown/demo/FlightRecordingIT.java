@@ -36,11 +36,12 @@ class FlightRecordingIT {
 				List.of("-XX:StartFlightRecording:filename=" + recording + ",settings=default"),
 				List.of("--demo.journal=" + journal, "--demo.light.unit=500ms", "--demo.heavy.unit=1s",
 						"--demo.scheduled.enabled=false", "--graceful-shutdown.drain-delay=1s",
-						"--spring.lifecycle.timeout-per-shutdown-phase=10s", "--server.port=0"))) {
+						"--spring.lifecycle.timeout-per-shutdown-phase=10s", "--server.port=0",
+						"--logging.level.org.springframework.boot.availability=debug"))) {
 			app.awaitHttpPort(STARTUP_TIMEOUT);
-			// The handler is installed once the application is ready.
-			app.awaitLine("Started 2 background jobs: [", STARTUP_TIMEOUT);
-			app.awaitLine("Started DemoApplication", STARTUP_TIMEOUT);
+			// The handler is installed by an ApplicationReadyEvent listener; readiness is
+			// published after every such listener has run. Waiting for less raced.
+			app.awaitLine("ReadinessState changed to ACCEPTING_TRAFFIC", STARTUP_TIMEOUT);
 			app.sigterm();
 			app.awaitExit(Duration.ofSeconds(60));
 			assertThat(app.exitValue()).as("the exit status SIGTERM always gave").isEqualTo(143);

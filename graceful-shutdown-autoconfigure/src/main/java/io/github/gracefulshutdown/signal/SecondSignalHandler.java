@@ -94,6 +94,11 @@ public final class SecondSignalHandler {
 	}
 
 	void handle(Signal received, @Nullable SignalHandler previous) {
+		if (previous == SignalHandler.SIG_IGN) {
+			// The process was started with this signal ignored (a background job of a shell
+			// without job control, nohup): it stays ignored, first or second.
+			return;
+		}
 		if (this.signalled.compareAndSet(false, true)) {
 			firstSignal(received, previous);
 			return;

@@ -6,6 +6,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import sun.misc.Signal;
+import sun.misc.SignalHandler;
 
 import org.springframework.boot.test.system.CapturedOutput;
 import org.springframework.boot.test.system.OutputCaptureExtension;
@@ -53,6 +54,21 @@ class SecondSignalHandlerTests {
 		handler.handle(new Signal("TERM"), (signal) -> steps.add("JVM handler"));
 		assertThat(steps).containsExactly("JVM handler");
 		assertThat(output).contains("Could not run the action of the first SIGTERM").contains("context already failed");
+	}
+
+	@Test
+	void aSignalTheProcessWasStartedToIgnoreStaysIgnored() {
+		List<Integer> halts = new CopyOnWriteArrayList<>();
+		List<String> steps = new CopyOnWriteArrayList<>();
+		SecondSignalHandler handler = new SecondSignalHandler(() -> "nothing", halts::add, true,
+				() -> steps.add("close the context"));
+		// Were it not ignored, the first would exit this JVM, and the second would halt.
+		handler.handle(new Signal("INT"), SignalHandler.SIG_IGN);
+		handler.handle(new Signal("INT"), SignalHandler.SIG_IGN);
+		assertThat(steps).isEmpty();
+		assertThat(halts).isEmpty();
+		handler.handle(new Signal("TERM"), (signal) -> steps.add("JVM handler for SIG" + signal.getName()));
+		assertThat(steps).containsExactly("close the context", "JVM handler for SIGTERM");
 	}
 
 }
