@@ -125,3 +125,12 @@ start_app() {
 	APP=$!
 	await_readiness "$APP" "$PORT" "$OUT/app-$run.log" "run $run"
 }
+
+# gnuplot for the charts, from Debian's packages (the package lists are refreshed only if
+# the first try fails).
+ensure_gnuplot() {
+	command -v gnuplot >/dev/null && return
+	log "installing gnuplot-nox (Debian)"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gnuplot-nox >/dev/null ||
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gnuplot-nox >/dev/null; }
+}

@@ -20,11 +20,7 @@ for run in defaults boot; do
 	[[ -f $DIR/$run/per-second.csv && -f $DIR/$run/events.csv ]] ||
 		die "$DIR/$run has no per-second.csv or events.csv: is it a rolling-restart.sh compare run?"
 done
-if ! command -v gnuplot >/dev/null; then
-	log "installing gnuplot-nox (Debian)"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gnuplot-nox >/dev/null ||
-		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gnuplot-nox >/dev/null; }
-fi
+ensure_gnuplot
 mkdir -p "$(dirname "$PNG")"
 
 field() { tr ' ' '\n' <"$DIR/$1/result.txt" | sed -n "s/^$2=//p" | head -n 1; }

@@ -34,13 +34,6 @@ APP_PORT=${APP_PORT:-18190}
 MGMT_PORT=${MGMT_PORT:-18191}
 PNG=${PNG:-$ROOT/docs/shutdown-timeline.png}
 
-ensure_gnuplot() {
-	command -v gnuplot >/dev/null && return
-	log "installing gnuplot-nox (Debian)"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gnuplot-nox >/dev/null ||
-		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gnuplot-nox >/dev/null; }
-}
-
 plot() {
 	local dir=$1
 	ensure_gnuplot
