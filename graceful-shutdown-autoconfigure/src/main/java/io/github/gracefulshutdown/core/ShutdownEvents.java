@@ -23,7 +23,7 @@ interface ShutdownEvents {
 	 * @return a fresh instance for one sequence
 	 */
 	static ShutdownEvents forOneShutdown() {
-		return ModuleLayer.boot().findModule("jdk.jfr").isPresent() ? new JfrShutdownEvents() : new ShutdownEvents() {
+		return jfrPresent() ? new JfrShutdownEvents() : new ShutdownEvents() {
 		};
 	}
 
@@ -33,7 +33,12 @@ interface ShutdownEvents {
 	 * @return whether the runtime has JFR and a recording is running
 	 */
 	static boolean recordingRunning() {
-		return ModuleLayer.boot().findModule("jdk.jfr").isPresent() && JfrShutdownEvents.recordingRunning();
+		return jfrPresent() && JfrShutdownEvents.recordingRunning();
+	}
+
+	// Checked before any JFR class is touched: a jlink runtime may lack the module.
+	private static boolean jfrPresent() {
+		return ModuleLayer.boot().findModule("jdk.jfr").isPresent();
 	}
 
 	/** The drain delay begins. */

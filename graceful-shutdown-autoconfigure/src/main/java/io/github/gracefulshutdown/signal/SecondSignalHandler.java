@@ -63,8 +63,9 @@ public final class SecondSignalHandler {
 	 * {@code 2 requests, 1 job (import-1 40%)}
 	 * @param halt ends the process with the given status
 	 * @param haltOnSecond whether a second signal halts; if not, it is ignored
-	 * @param beforeExit runs on the first signal, on the signal's thread, before the
-	 * JVM's own handler starts the shutdown; a failure is logged and the shutdown goes on
+	 * @param beforeExit runs on the first signal, on a non-daemon thread of its own, before
+	 * the JVM's own handler starts the shutdown; a failure is logged and the shutdown goes
+	 * on
 	 */
 	public SecondSignalHandler(Supplier<String> inFlight, IntConsumer halt, boolean haltOnSecond, Runnable beforeExit) {
 		this.inFlight = inFlight;
@@ -125,7 +126,8 @@ public final class SecondSignalHandler {
 				logger.error("Could not run the action of the first SIG" + received.getName()
 						+ "; shutting down the JVM's way", ex);
 			}
-			if (previous != null && previous != SignalHandler.SIG_DFL && previous != SignalHandler.SIG_IGN) {
+			// SIG_IGN never gets here: handle() leaves an ignored signal ignored.
+			if (previous != null && previous != SignalHandler.SIG_DFL) {
 				previous.handle(received);
 			}
 			else {
