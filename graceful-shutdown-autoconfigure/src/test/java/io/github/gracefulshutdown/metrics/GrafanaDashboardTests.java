@@ -32,6 +32,7 @@ import io.grpc.ServerServiceDefinition;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import org.assertj.core.api.SoftAssertions;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -181,19 +182,16 @@ class GrafanaDashboardTests {
 		return series.replaceFirst("(_active_count|_duration_sum|_count|_sum|_max|_total|_bucket)$", "");
 	}
 
-	private static void awaitRecordedRun(PrometheusMeterRegistry prometheus) throws InterruptedException {
+	private static void awaitRecordedRun(PrometheusMeterRegistry prometheus) {
 		// The run's observation stops just after the method returns, on the job's thread.
-		long end = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-		while (System.nanoTime() < end) {
-			Timer returned = prometheus.find(GracefulShutdownMetrics.BACKGROUND_RUNS)
-				.tags("job", "once", "outcome", "returned")
-				.timer();
-			if (returned != null && returned.count() == 1) {
-				return;
-			}
-			Thread.sleep(10);
-		}
-		throw new AssertionError("the run of 'once' was not recorded within 10 s");
+		Awaitility.await("the run of 'once' recorded")
+			.atMost(Duration.ofSeconds(10))
+			.until(() -> {
+				Timer returned = prometheus.find(GracefulShutdownMetrics.BACKGROUND_RUNS)
+					.tags("job", "once", "outcome", "returned")
+					.timer();
+				return returned != null && returned.count() == 1;
+			});
 	}
 
 	/**
