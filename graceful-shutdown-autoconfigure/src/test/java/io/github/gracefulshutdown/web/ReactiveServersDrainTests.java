@@ -127,13 +127,13 @@ class ReactiveServersDrainTests {
 		long closeStarted = System.nanoTime();
 		CompletableFuture<Void> closed = CompletableFuture.runAsync(context::close, this.threads);
 
-		assertThat(streamEnded).as("the SSE stream ends cleanly").succeedsWithin(Duration.ofSeconds(5));
-		assertThat(Duration.ofNanos(streamEnded.get() - closeStarted)).as("the stream ended as draining started")
+		assertThat(streamEnded).as("the SSE stream on %s ends cleanly", server).succeedsWithin(Duration.ofSeconds(5));
+		assertThat(Duration.ofNanos(streamEnded.get() - closeStarted)).as("the stream on %s ended as draining started", server)
 			.isLessThan(SLOW.minusMillis(300));
 		if (server.webSocket) {
-			assertThat(webSocketClosed).succeedsWithin(Duration.ofSeconds(5)).isEqualTo(1001);
+			assertThat(webSocketClosed).as("the WebSocket session on %s closed with 1001", server).succeedsWithin(Duration.ofSeconds(5)).isEqualTo(1001);
 		}
-		assertThat(slow).succeedsWithin(Duration.ofSeconds(10)).satisfies((response) -> {
+		assertThat(slow).as("the bounded request on %s", server).succeedsWithin(Duration.ofSeconds(10)).satisfies((response) -> {
 			assertThat(response.status()).isEqualTo(200);
 			assertThat(response.body()).isEqualTo("slow done");
 			assertThat(response.closesConnection()).as("Connection: close on " + response).isTrue();
