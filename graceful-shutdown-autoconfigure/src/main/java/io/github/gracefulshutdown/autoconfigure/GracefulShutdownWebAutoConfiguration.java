@@ -199,13 +199,6 @@ public final class GracefulShutdownWebAutoConfiguration {
 	}
 
 	/**
-	 * Our coordinator drains Tomcat; Spring Boot's own drain would run a second time in a
-	 * later phase, with its own timeout and its own log lines, so it is made immediate.
-	 * The connector's protocol becomes {@link GracefulHttp11NioProtocol}, which ends
-	 * keep-alive on every response committed once the drain is near. Runs after Spring
-	 * Boot's customizer that applies {@code server.shutdown}.
-	 */
-	/**
 	 * The same for reactive Tomcat, which {@link ReactiveInFlightRequests} drains itself
 	 * too.
 	 */
@@ -224,6 +217,13 @@ public final class GracefulShutdownWebAutoConfiguration {
 
 	}
 
+	/**
+	 * Our coordinator drains Tomcat; Spring Boot's own drain would run a second time in a
+	 * later phase, with its own timeout and its own log lines, so it is made immediate.
+	 * The connector's protocol becomes {@link GracefulHttp11NioProtocol}, which ends
+	 * keep-alive on every response committed once the drain is near. Runs after Spring
+	 * Boot's customizer that applies {@code server.shutdown}.
+	 */
 	static final class TomcatDrainOwnershipCustomizer
 			implements WebServerFactoryCustomizer<TomcatServletWebServerFactory>, Ordered {
 
