@@ -26,6 +26,7 @@ import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.SignalType;
 import reactor.core.publisher.Sinks;
+import reactor.core.scheduler.Schedulers;
 
 import org.springframework.boot.availability.AvailabilityChangeEvent;
 import org.springframework.boot.availability.ReadinessState;
@@ -380,7 +381,17 @@ public final class ReactiveInFlightRequests
 				return delegate.writeAndFlushWith(body);
 			}
 			this.streaming = true;
-			return delegate.writeAndFlushWith(Flux.from(body).takeUntilOther(ReactiveInFlightRequests.this.streamsEnd.asMono()));
+			// The end cancels the application's source on the drain's thread, and Reactor
+			// interrupts a scheduler's thread that is emitting when its task is cancelled
+			// from another (Flux.interval, the usual SSE source). On Tomcat an interrupted
+			// thread's write fails, and the connection is closed with the response cut,
+			// not ended: seen in CI. So the writes run on a task of their own, which that
+			// cancel never reaches, and the end comes to them as a completion, after what
+			// was already emitted. Bounded-elastic: a servlet write may block, and the
+			// parallel scheduler's few threads are the application's.
+			return delegate.writeAndFlushWith(Flux.from(body)
+				.takeUntilOther(ReactiveInFlightRequests.this.streamsEnd.asMono())
+				.publishOn(Schedulers.boundedElastic(), 1));
 		}
 
 		void cut() {
