@@ -166,6 +166,16 @@ public final class GracefulShutdownWebAutoConfiguration {
 				return new ReactiveTomcatDrainOwnershipCustomizer();
 			}
 
+			/**
+			 * Ends each WebFlux request once Tomcat has finished writing its response, as
+			 * on the servlet stack: the handling's end only hands the rest to Tomcat.
+			 */
+			@Bean
+			WebServerFactoryCustomizer<TomcatReactiveWebServerFactory> reactiveTomcatResponsesFinishedCustomizer(
+					ReactiveInFlightRequests requests) {
+				return (factory) -> factory.addEngineValves(new TomcatResponsesFinished(requests));
+			}
+
 		}
 
 	}

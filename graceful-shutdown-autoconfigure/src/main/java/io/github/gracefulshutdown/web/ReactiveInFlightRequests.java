@@ -55,8 +55,10 @@ import org.springframework.web.server.ServerWebExchange;
  * {@code setComplete()} run outside the filter chain, so a filter would stop counting a
  * failed request before its error response is written. A request ends when the
  * server's subscription to the handling ends: completed, failed, or cancelled because
- * the client went away. Counting one costs an entry of an {@link InFlightTracker}, a
- * response decorator and three operators.
+ * the client went away; on reactive Tomcat, once Tomcat has then finished writing the
+ * response ({@link TomcatResponsesFinished}), since it writes the end of it on a thread
+ * of its own after the handling has ended. Counting one costs an entry of an
+ * {@link InFlightTracker}, a response decorator and three operators.
  * <p>
  * From the moment readiness becomes REFUSING_TRAFFIC, every response committed carries
  * {@code Connection: close}, set as it commits ({@link ServerHttpResponse#beforeCommit}),
@@ -116,6 +118,8 @@ public final class ReactiveInFlightRequests
 
 	private volatile boolean decorating;
 
+	private volatile boolean responsesFinishRequests;
+
 	/**
 	 * Creates the counter for the context's own web server.
 	 * @param context the application context that runs the server
@@ -142,6 +146,9 @@ public final class ReactiveInFlightRequests
 		// Counted before checking, so a request either holds the drain open or sees it done.
 		if (!this.requests.begin(exchange)) {
 			return refuse(request, response);
+		}
+		if (this.responsesFinishRequests) {
+			exchange.endsWhenResponseFinished = TomcatReactiveRequests.endWhenResponseFinished(request, exchange);
 		}
 		Mono<Void> handled;
 		try {
@@ -176,6 +183,15 @@ public final class ReactiveInFlightRequests
 		if (event.getState() == ReadinessState.REFUSING_TRAFFIC) {
 			this.closeConnections = true;
 		}
+	}
+
+	/**
+	 * Leaves the end of every request from now on to the server, which ends it once it
+	 * has finished writing the response ({@link TomcatResponsesFinished}): on reactive
+	 * Tomcat, the end of the handling only starts that, on another thread.
+	 */
+	void endRequestsWhenResponsesFinish() {
+		this.responsesFinishRequests = true;
 	}
 
 	/**
@@ -320,7 +336,8 @@ public final class ReactiveInFlightRequests
 	 * the commit action that adds {@code Connection: close}, and the end of its handling,
 	 * so that counting a request allocates no more than it must.
 	 */
-	private final class Exchange extends InFlightTracker.Entry implements Supplier<Mono<Void>>, Consumer<SignalType> {
+	private final class Exchange extends InFlightTracker.Entry
+			implements Supplier<Mono<Void>>, Consumer<SignalType>, EndsWhenResponseFinished {
 
 		private final ServerHttpRequest request;
 
@@ -338,6 +355,9 @@ public final class ReactiveInFlightRequests
 		private volatile boolean awaitStream;
 
 		private volatile boolean cut;
+
+		// Set before the handling starts; read when it ends, on whichever thread.
+		private volatile boolean endsWhenResponseFinished;
 
 		Exchange(ServerHttpRequest request, ServerHttpResponse response) {
 			super(null);
@@ -364,10 +384,18 @@ public final class ReactiveInFlightRequests
 		}
 
 		/**
-		 * The end of the handling, however it ended.
+		 * The end of the handling, however it ended: the end of the request too, unless
+		 * the server ends it once its response is finished.
 		 */
 		@Override
 		public void accept(SignalType signal) {
+			if (!this.endsWhenResponseFinished) {
+				end();
+			}
+		}
+
+		@Override
+		public void responseFinished() {
 			end();
 		}
 

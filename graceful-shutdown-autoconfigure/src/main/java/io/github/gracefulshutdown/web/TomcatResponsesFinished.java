@@ -10,12 +10,13 @@ import org.apache.catalina.connector.Response;
 import org.apache.catalina.valves.ValveBase;
 
 /**
- * Ends each request that {@link InFlightRequests} counts once Tomcat has finished its
- * response, not when the filter chain returns. Between the two, Tomcat still writes
- * what the response buffer holds, and an HTTP/1.1 chunked response's last chunk or an
- * HTTP/2 stream's last DATA frame: a request ended at the filter lets the drain complete
- * and Tomcat stop while those bytes are unsent, and the summary would say
- * {@code COMPLETED} over a response cut short.
+ * Ends each request that {@link InFlightRequests} (or, on reactive Tomcat,
+ * {@link ReactiveInFlightRequests}) counts once Tomcat has finished its response, not
+ * when the filter chain returns or the WebFlux handling completes. Between the two,
+ * Tomcat still writes what the response buffer holds, and an HTTP/1.1 chunked
+ * response's last chunk or an HTTP/2 stream's last DATA frame: a request ended earlier
+ * lets the drain complete and Tomcat stop while those bytes are unsent, and the summary
+ * would say {@code COMPLETED} over a response cut short.
  * <p>
  * Tomcat has one call made after a response is finished, for every request, synchronous
  * or async, HTTP/1.1 or HTTP/2, whatever its outcome: the access log's. This valve is an
@@ -24,23 +25,35 @@ import org.apache.catalina.valves.ValveBase;
  */
 public final class TomcatResponsesFinished extends ValveBase implements AccessLog {
 
-	private final InFlightRequests requests;
+	private final Runnable started;
 
 	/**
 	 * Creates the valve for the requests that the servlet filter counts.
 	 * @param requests the request counter of the same server
 	 */
 	public TomcatResponsesFinished(InFlightRequests requests) {
+		this(requests::endRequestsWhenResponsesFinish);
+	}
+
+	/**
+	 * Creates the valve for the WebFlux requests of a reactive Tomcat.
+	 * @param requests the request counter of the same server
+	 */
+	public TomcatResponsesFinished(ReactiveInFlightRequests requests) {
+		this(requests::endRequestsWhenResponsesFinish);
+	}
+
+	private TomcatResponsesFinished(Runnable started) {
 		// Async requests pass through it like any other.
 		super(true);
-		this.requests = requests;
+		this.started = started;
 	}
 
 	@Override
 	protected void startInternal() throws LifecycleException {
 		super.startInternal();
-		// From now on the filter leaves ending its requests to this valve.
-		this.requests.endRequestsWhenResponsesFinish();
+		// From now on the counter leaves ending its requests to this valve.
+		this.started.run();
 	}
 
 	@Override
