@@ -2,6 +2,7 @@ package io.github.gracefulshutdown.signal;
 
 import java.io.Console;
 import java.lang.reflect.Method;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.IntConsumer;
@@ -31,20 +32,32 @@ import sun.misc.SignalHandler;
  * started with {@code -XX:StartFlightRecording} would end before the graceful sequence
  * records anything. Closing the context first, while the JVM still runs, keeps the
  * recording going until the sequence has ended.
+ * <p>
+ * A context that closes without a signal, as each DevTools restart closes one, should
+ * {@link #uninstall()} its handler, or the handler would keep that context reachable for
+ * the rest of the JVM's life.
  */
 public final class SecondSignalHandler {
 
 	private static final Log logger = LogFactory.getLog(SecondSignalHandler.class);
 
-	private final Supplier<String> inFlight;
+	private static final Runnable NOTHING = () -> {
+	};
+
+	// Not final: uninstall() lets go of them, since they hold the application's context.
+	private volatile Supplier<String> inFlight;
 
 	private final IntConsumer halt;
 
 	private final boolean haltOnSecond;
 
-	private final Runnable beforeExit;
+	private volatile Runnable beforeExit;
 
 	private final AtomicBoolean signalled = new AtomicBoolean();
+
+	private final AtomicBoolean uninstalled = new AtomicBoolean();
+
+	private final List<Installed> installed = new ArrayList<>();
 
 	/**
 	 * Creates a handler whose second signal halts, with no action on the first.
@@ -78,12 +91,14 @@ public final class SecondSignalHandler {
 	 * Installs the handler for SIGTERM and SIGINT.
 	 * @return whether it could be installed (not, for example, under {@code -Xrs})
 	 */
-	public boolean install() {
+	public synchronized boolean install() {
 		try {
 			for (String name : List.of("TERM", "INT")) {
 				Signal signal = new Signal(name);
 				SignalHandler[] previous = new SignalHandler[1];
-				previous[0] = Signal.handle(signal, (received) -> handle(received, previous[0]));
+				SignalHandler ours = (received) -> handle(received, previous[0]);
+				previous[0] = Signal.handle(signal, ours);
+				this.installed.add(new Installed(signal, ours, previous[0]));
 			}
 			return true;
 		}
@@ -94,10 +109,40 @@ public final class SecondSignalHandler {
 		}
 	}
 
+	/**
+	 * Puts back the handlers that were there before {@link #install()}, unless a signal has
+	 * already arrived: then the shutdown it started is under way, and a second signal must
+	 * still find this handler. A handler that another one was installed on top of cannot be
+	 * taken out of the chain; it then passes every signal on and lets go of what it was
+	 * given, so it keeps nothing of the application reachable.
+	 * @return whether the handler no longer acts (false once a signal has arrived)
+	 */
+	public synchronized boolean uninstall() {
+		if (this.signalled.get() || !this.uninstalled.compareAndSet(false, true)) {
+			return this.uninstalled.get();
+		}
+		this.beforeExit = NOTHING;
+		this.inFlight = () -> "nothing";
+		for (Installed each : this.installed) {
+			SignalHandler current = Signal.handle(each.signal(), each.previous());
+			if (current != each.ours()) {
+				// Someone installed a handler after ours, which passes signals on to ours:
+				// put theirs back, and ours stays in the chain as a pass-through.
+				Signal.handle(each.signal(), current);
+			}
+		}
+		this.installed.clear();
+		return true;
+	}
+
 	void handle(Signal received, @Nullable SignalHandler previous) {
 		if (previous == SignalHandler.SIG_IGN) {
 			// The process was started with this signal ignored (a background job of a shell
 			// without job control, nohup): it stays ignored, first or second.
+			return;
+		}
+		if (this.uninstalled.get()) {
+			passOn(received, previous);
 			return;
 		}
 		if (this.signalled.compareAndSet(false, true)) {
@@ -126,14 +171,7 @@ public final class SecondSignalHandler {
 				logger.error("Could not run the action of the first SIG" + received.getName()
 						+ "; shutting down the JVM's way", ex);
 			}
-			// SIG_IGN never gets here: handle() leaves an ignored signal ignored.
-			if (previous != null && previous != SignalHandler.SIG_DFL) {
-				previous.handle(received);
-			}
-			else {
-				// No JVM handler to defer to: exit as the JVM's own handler would.
-				System.exit(128 + received.getNumber());
-			}
+			passOn(received, previous);
 		}, "graceful-shutdown-SIG" + received.getName());
 		first.setDaemon(false);
 		first.start();
@@ -142,6 +180,17 @@ public final class SecondSignalHandler {
 		}
 		catch (InterruptedException ex) {
 			Thread.currentThread().interrupt();
+		}
+	}
+
+	// SIG_IGN never gets here: handle() leaves an ignored signal ignored.
+	private static void passOn(Signal received, @Nullable SignalHandler previous) {
+		if (previous != null && previous != SignalHandler.SIG_DFL) {
+			previous.handle(received);
+		}
+		else {
+			// No JVM handler to defer to: exit as the JVM's own handler would.
+			System.exit(128 + received.getNumber());
 		}
 	}
 
@@ -163,6 +212,9 @@ public final class SecondSignalHandler {
 		catch (ReflectiveOperationException ex) {
 			return true;
 		}
+	}
+
+	private record Installed(Signal signal, SignalHandler ours, SignalHandler previous) {
 	}
 
 }

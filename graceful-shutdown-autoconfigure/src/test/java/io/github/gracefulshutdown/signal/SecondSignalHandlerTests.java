@@ -71,4 +71,51 @@ class SecondSignalHandlerTests {
 		assertThat(steps).containsExactly("close the context", "JVM handler for SIGTERM");
 	}
 
+	@Test
+	void uninstallingPutsBackTheHandlerThatWasThere() {
+		Signal term = new Signal("TERM");
+		String before = current(term);
+		SecondSignalHandler handler = new SecondSignalHandler(() -> "nothing", (status) -> {
+		}, false, () -> {
+		});
+		assertThat(handler.install()).isTrue();
+		assertThat(current(term)).isNotEqualTo(before);
+		assertThat(handler.uninstall()).isTrue();
+		assertThat(current(term)).isEqualTo(before);
+	}
+
+	@Test
+	void anUninstalledHandlerLeftInAChainPassesSignalsOnAndRunsNothing() {
+		List<String> steps = new CopyOnWriteArrayList<>();
+		SecondSignalHandler handler = new SecondSignalHandler(() -> "nothing", (status) -> steps.add("halt"), true,
+				() -> steps.add("close the context"));
+		assertThat(handler.uninstall()).isTrue();
+		handler.handle(new Signal("TERM"), (signal) -> steps.add("JVM handler"));
+		handler.handle(new Signal("TERM"), (signal) -> steps.add("JVM handler"));
+		assertThat(steps).containsExactly("JVM handler", "JVM handler");
+	}
+
+	@Test
+	void aHandlerThatHasSeenASignalStaysForTheSecond() {
+		List<Integer> halts = new CopyOnWriteArrayList<>();
+		SecondSignalHandler handler = new SecondSignalHandler(() -> "nothing", halts::add, true, () -> {
+		});
+		handler.handle(new Signal("TERM"), (signal) -> {
+		});
+		assertThat(handler.uninstall()).isFalse();
+		handler.handle(new Signal("TERM"), (signal) -> {
+		});
+		assertThat(halts).containsExactly(143);
+	}
+
+	// Reads the handler by swapping it out for a moment, as sun.misc.Signal has no getter,
+	// and names it as printed: sun.misc wraps the JVM's own handler anew on every read, and
+	// the wrapper prints the handler it wraps.
+	private static String current(Signal signal) {
+		SignalHandler current = Signal.handle(signal, (received) -> {
+		});
+		Signal.handle(signal, current);
+		return current.toString();
+	}
+
 }
