@@ -118,9 +118,13 @@ public final class SecondSignalHandler {
 	 * @return whether the handler no longer acts (false once a signal has arrived)
 	 */
 	public synchronized boolean uninstall() {
-		if (this.signalled.get() || !this.uninstalled.compareAndSet(false, true)) {
-			return this.uninstalled.get();
+		if (this.uninstalled.get()) {
+			return true;
 		}
+		if (this.signalled.get()) {
+			return false;
+		}
+		this.uninstalled.set(true);
 		this.beforeExit = NOTHING;
 		this.inFlight = () -> "nothing";
 		for (Installed each : this.installed) {
